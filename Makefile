@@ -1,0 +1,29 @@
+# Set-up, demo, tests and benchmarks. Everything runs inside ./.venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+# torch is pinned to the CPU build cached on our machines; an unpinned torch pulls GBs of CUDA packages.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/semsearch index data/articles data/notes.jsonl -i demo-index
+	$(BIN)/semsearch search "how do vaccines train the immune system" -k 5 -i demo-index
+
+test: setup
+	$(BIN)/ruff check semsearch tests bench
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/scifact_retrieval.py
+
+clean:
+	rm -rf demo-index .pytest_cache .ruff_cache

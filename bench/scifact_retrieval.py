@@ -1,0 +1,106 @@
+"""SciFact retrieval: `semsearch index` throughput and nDCG@10 of each search mode.
+
+Usage:  python bench/scifact_retrieval.py [--data ../shared/data/scifact] [--index DIR] [--json OUT] [--layers all]
+
+Indexes the corpus with the real CLI (id field `_id`, text = title + text, default
+settings), then runs the 300 test queries through `Index.search_many` in every mode.
+nDCG@10 uses binary/graded gains from qrels/test.tsv, log2 discount, ideal DCG
+from the judged documents (the trec_eval definition); hits whose id equals the
+query id are dropped, as BEIR does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from semsearch import Index
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "scifact"
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        next(reader)
+        for query_id, doc_id, score in reader:
+            qrels.setdefault(query_id, {})[doc_id] = int(score)
+    return qrels
+
+
+def ndcg_at_10(ranked: list[str], judged: dict[str, int]) -> float:
+    dcg = sum((2 ** judged.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sorted(judged.values(), reverse=True)[:10]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--index", type=Path, help="index directory (default: a temp dir)")
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    parser.add_argument("--layers", help="layer recipe for the index (default: the index default, auto)")
+    args = parser.parse_args()
+    if not (args.data / "corpus.jsonl").exists():
+        sys.exit(f"no SciFact data at {args.data}")
+    workdir = None
+    if args.index is None:
+        workdir = tempfile.TemporaryDirectory()
+        args.index = Path(workdir.name) / "scifact-index"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "semsearch", "index", str(args.data / "corpus.jsonl"), "-i", str(args.index),
+         "--id-field", "_id", "--text-field", "title,text", "--json", "--no-progress",
+         *(["--layers", args.layers] if args.layers else [])],
+        check=True, capture_output=True, text=True,
+    )
+    wall = time.perf_counter() - started
+    report = json.loads(proc.stdout)
+    qrels = load_qrels(args.data / "qrels" / "test.tsv")
+    queries = {}
+    with open(args.data / "queries.jsonl") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["_id"] in qrels:
+                queries[record["_id"]] = record["text"]
+    figures = {
+        "documents": report["total_documents"], "chunks": report["total_chunks"],
+        "index_seconds": report["seconds"], "index_wall_seconds": round(wall, 1),
+        "chunks_per_second": round(report["chunks"] / report["seconds"], 1) if report["seconds"] else None,
+        "layers": args.layers or "auto", "queries": len(queries), "ndcg@10": {},
+    }
+    with Index.open(args.index, create=False) as idx:
+        for mode in ("dense", "keyword", "hybrid"):
+            t0 = time.perf_counter()
+            results = idx.search_many(list(queries.values()), k=11, mode=mode)
+            elapsed = time.perf_counter() - t0
+            scores = []
+            for (query_id, _), hits in zip(queries.items(), results):
+                ranked = [h.id for h in hits if h.id != query_id][:10]
+                scores.append(ndcg_at_10(ranked, qrels[query_id]))
+            figures["ndcg@10"][mode] = round(sum(scores) / len(scores), 4)
+            figures[f"{mode}_search_seconds"] = round(elapsed, 2)
+    print(f"{'documents':<24}{figures['documents']}")
+    print(f"{'chunks':<24}{figures['chunks']}")
+    print(f"{'index time (s)':<24}{figures['index_seconds']}  (wall incl. start-up {figures['index_wall_seconds']})")
+    print(f"{'chunks/s':<24}{figures['chunks_per_second']}")
+    print(f"{'mode':<10}{'nDCG@10':>10}{'anchor':>10}{'search s':>10}")
+    anchors = {"dense": 0.645, "keyword": 0.685, "hybrid": 0.719}
+    for mode, value in figures["ndcg@10"].items():
+        print(f"{mode:<10}{value:>10.4f}{anchors[mode]:>10.3f}{figures[mode + '_search_seconds']:>10.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

