@@ -111,12 +111,14 @@ def cli(quiet: bool) -> None:
               "(default: the model's limit less 2).")
 @click.option("--chunk-overlap", type=click.IntRange(0), help="Tokens shared by neighbouring chunks "
               "(default 32).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic for a NEW index: "
+              "auto (default) = bf16 where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, batch_size, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, batch_size, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, and records from .jsonl, .json and .csv. Unchanged
@@ -134,7 +136,7 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
     fields = RecordFields(text=tuple(f.strip() for f in text_field.split(",") if f.strip()),
                           id=id_field, title=title_field)
     with Index.open(index_path, model=model, layers=layers, pooling=pooling,
-                    chunk_size=chunk_size, chunk_overlap=chunk_overlap) as idx:
+                    chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision) as idx:
         show = sys.stderr.isatty() if progress is None else progress
         report = idx.add_documents(
             read_inputs(inputs, fields, globs), batch_size=batch_size, show_progress=show,
@@ -266,6 +268,7 @@ def info(index_path, as_json):
         ("layers", f"{s['layers']} -> hidden states {s['layer_indices']} of {s['num_layers']}"
                    + (f" ({s['layers_reason']})" if s.get("layers_reason") else "")),
         ("pooling", s["pooling"]),
+        ("precision", s.get("precision", "fp32")),
         ("dimension", s["dimension"]),
         ("chunking", f"{s['chunk_size']} tokens, {s['chunk_overlap']} overlap (max length {s['max_length']})"),
         ("created", s.get("created")),
@@ -306,6 +309,98 @@ def remove(doc_ids, index_path, missing, as_json):
             click.echo(doc_id)
     if unknown:
         raise click.ClickException(f"not in the index: {', '.join(unknown)}")
+
+
+def _print_sweep(rows: list[dict], metric_names: tuple[str, ...]) -> None:
+    header = f"{'recipe':<14}{'layers':<22}{'pooling':<9}" + "".join(f"{m:>12}" for m in metric_names)
+    click.echo(header)
+    for row in rows:
+        layers = ",".join(str(i) for i in row["layers"])
+        line = f"{row['recipe']:<14}{layers:<22}{row['pooling']:<9}" + "".join(
+            f"{row[m]:>12.4f}" for m in metric_names)
+        click.echo(line + ("   <- auto" if row["auto"] else ""))
+
+
+@cli.command(name="eval")
+@click.argument("dataset", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-i", "--index", "index_path", type=click.Path(file_okay=False, path_type=Path),
+              help="Index to build or reuse (default: a temporary one, deleted afterwards).")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True, help="Search mode to score.")
+@click.option("--split", default="test", show_default=True, help="Which qrels/SPLIT.tsv to score.")
+@click.option("--model", help="Local Hugging Face model directory (default: the bundled all-MiniLM-L6-v2).")
+@click.option("--layers", help="Layer recipe (default auto); see `semsearch index --help`.")
+@click.option("--pooling", type=click.Choice(["mean", "cls"]), help="Pooling per layer.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic (default auto).")
+@click.option("--sweep-layers", is_flag=True,
+              help="Score every layer recipe (dense) from one forward pass, best first, marking auto's choice.")
+@click.option("--sts", "sts_file", type=click.Path(path_type=Path),
+              help="Score a sentence-pair file (JSONL: sentence1, sentence2, score) by Spearman correlation.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
+@json_option
+def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, sweep_layers, sts_file,
+             progress, as_json):
+    """Measure retrieval quality on a labelled BEIR-layout DATASET directory.
+
+    DATASET holds corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and
+    qrels/SPLIT.tsv (query-id, corpus-id, score). Prints nDCG@10, Recall@100 and
+    MRR@10 (computed as trec_eval does), the number of queries, and the time
+    spent indexing and searching. --sweep-layers tells you which layers of your
+    model to average, on your own data, from one forward pass.
+
+    \b
+    Examples:
+      semsearch eval ../shared/data/scifact
+      semsearch eval DIR --mode dense --json
+      semsearch eval DIR --sweep-layers
+      semsearch eval --sts pairs.jsonl --sweep-layers
+    """
+    from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_sts, sweep_beir
+
+    show = sys.stderr.isatty() if progress is None else progress
+    if sts_file is not None:
+        result = evaluate_sts(sts_file, model=model, layers=layers, pooling=pooling, precision=precision,
+                              sweep=sweep_layers)
+        if as_json:
+            _echo_json(result)
+        elif sweep_layers:
+            _print_sweep(result["recipes"], ("spearman",))
+        else:
+            click.echo(f"Spearman {result['spearman']:.4f} over {result['pairs']} pairs "
+                       f"(layers {result['layers']}, {result['pooling']})")
+        for problem in result["problems"]:
+            click.echo(f"semsearch: {problem}", err=True)
+        return
+    if dataset is None:
+        raise click.UsageError("give a DATASET directory, or --sts FILE")
+    if sweep_layers:
+        if layers or pooling or index_path:
+            raise click.UsageError("--sweep-layers scores every recipe itself: drop --layers/--pooling/--index")
+        result = sweep_beir(dataset, model=model, precision=precision, split=split, show_progress=show)
+        if as_json:
+            _echo_json(result)
+        else:
+            _print_sweep(result["recipes"], METRIC_NAMES)
+            click.echo(f"{len(result['recipes'])} recipes, {result['documents']} documents "
+                       f"({result['chunks']} chunks), one forward pass: {result['seconds_embedding']} s "
+                       f"embedding, {result['seconds_scoring']} s scoring. auto = {result['auto']['reason']}.",
+                       err=True)
+    else:
+        result = evaluate_beir(dataset, index_path=index_path, mode=mode, split=split, show_progress=show,
+                               model=model, layers=layers, pooling=pooling, precision=precision)
+        result.pop("per_query")
+        if as_json:
+            _echo_json(result)
+        else:
+            for name in METRIC_NAMES:
+                click.echo(f"{name:<12}{result[name]:.4f}")
+            s = result["settings"]
+            click.echo(f"{'queries':<12}{result['queries']}")
+            click.echo(f"{'mode':<12}{mode}  (layers {s['layers']} = {s['layer_indices']}, {s['pooling']}, "
+                       f"{s.get('precision', 'fp32')})")
+            click.echo(f"{'time':<12}{result['seconds_indexing']} s indexing {result['documents']} documents "
+                       f"({result['embedded_chunks']} chunks embedded), {result['seconds_searching']} s searching")
+    for problem in result["problems"]:
+        click.echo(f"semsearch: {problem}", err=True)
 
 
 def main() -> None:

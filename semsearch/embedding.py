@@ -177,22 +177,58 @@ def resolve_recipe(
     return LayerRecipe(spec, parse_layers(spec, num_layers), pooling or "mean", "")
 
 
-def pool_layers(hidden_states: Sequence, attention_mask, layers: Sequence[int], pooling: str):
-    """Pool each chosen layer, average across layers, L2-normalise.
+def pool_each_layer(hidden_states: Sequence, attention_mask, layers: Sequence[int], pooling: str):
+    """Pool each chosen layer over its real tokens: (layers, batch, dim), float32.
 
     ``hidden_states``: per-layer tensors of shape (batch, tokens, dim);
-    ``attention_mask``: (batch, tokens) with 1 for real tokens.  Returns (batch, dim).
+    ``attention_mask``: (batch, tokens) with 1 for real tokens.
     """
     import torch
 
     stacked = torch.stack([hidden_states[i] for i in layers]).float()  # (L, B, T, D)
     if pooling == "cls":
-        pooled = stacked[:, :, 0]
-    else:
-        mask = attention_mask.to(stacked.dtype)[None, :, :, None]
-        pooled = (stacked * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1e-9)
-    averaged = pooled.mean(dim=0)
-    return torch.nn.functional.normalize(averaged, p=2, dim=-1)
+        return stacked[:, :, 0]
+    mask = attention_mask.to(stacked.dtype)[None, :, :, None]
+    return (stacked * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1e-9)
+
+
+def combine_layers(pooled):
+    """Average pooled layers (axis 0) and L2-normalise: the recipe's final vector."""
+    if isinstance(pooled, np.ndarray):
+        averaged = pooled.mean(axis=0)
+        norms = np.linalg.norm(averaged, axis=-1, keepdims=True)
+        return (averaged / np.maximum(norms, 1e-12)).astype(np.float32)
+    import torch
+
+    return torch.nn.functional.normalize(pooled.mean(dim=0), p=2, dim=-1)
+
+
+def pool_layers(hidden_states: Sequence, attention_mask, layers: Sequence[int], pooling: str):
+    """Pool each chosen layer, average across layers, L2-normalise: (batch, dim)."""
+    return combine_layers(pool_each_layer(hidden_states, attention_mask, layers, pooling))
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), so autocast pays off."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+
+
+def resolve_precision(precision: str | None) -> str:
+    """``auto`` -> ``bf16`` where the CPU supports it natively, else ``fp32``."""
+    precision = (precision or "auto").lower()
+    if precision not in PRECISIONS:
+        raise SemsearchError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    return precision
 
 
 class Embedder:
@@ -209,6 +245,7 @@ class Embedder:
         layers: str | None = "auto",
         pooling: str | None = None,
         max_length: int | None = None,
+        precision: str | None = "auto",
         device: str = "cpu",
     ) -> None:
         self.model_name, self.model_path = resolve_model_path(model)
@@ -238,6 +275,7 @@ class Embedder:
         self.dimension = int(self.model.config.hidden_size)
         self.recipe = resolve_recipe(self.model_path, self.num_layers, layers, pooling)
         self.max_length = int(max_length or self._default_max_length())
+        self.precision = resolve_precision(precision)
 
     @staticmethod
     def _weights_dir(model_dir: Path) -> Path:
@@ -266,6 +304,7 @@ class Embedder:
             "dimension": self.dimension,
             "num_layers": self.num_layers,
             "max_length": self.max_length,
+            "precision": self.precision,
             "layers": self.recipe.spec,
             "layer_indices": list(self.recipe.layers),
             "pooling": self.recipe.pooling,
@@ -275,6 +314,36 @@ class Embedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
+
+    def _batches(self, texts: Sequence[str], batch_size: int, show_progress: bool):
+        """Yield ``(positions, hidden_states, attention_mask)`` per length-sorted batch."""
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=True, truncation=True, max_length=self.max_length, verbose=False
+        )
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
+        progress = None
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=len(texts), unit="text", desc="Embedding")
+        torch = self._torch
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        try:
+            with torch.inference_mode(), autocast:
+                for start in range(0, len(order), batch_size):
+                    positions = order[start : start + batch_size]
+                    features = self.tokenizer.pad(
+                        {key: [encoded[key][i] for i in positions] for key in encoded.keys()},
+                        return_tensors="pt",
+                    )
+                    features = {k: v.to(self.device) for k, v in features.items()}
+                    output = self.model(**features, output_hidden_states=True)
+                    yield positions, output.hidden_states, features["attention_mask"]
+                    if progress is not None:
+                        progress.update(len(positions))
+        finally:
+            if progress is not None:
+                progress.close()
 
     def encode(
         self,
@@ -290,35 +359,25 @@ class Embedder:
         """
         if isinstance(texts, str):
             texts = [texts]
-        texts = list(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        if not texts:
-            return out
-        encoded = self.tokenizer(
-            texts, add_special_tokens=True, truncation=True, max_length=self.max_length, verbose=False
-        )
-        order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
-        progress = None
-        if show_progress:
-            from tqdm.auto import tqdm
+        for positions, hidden_states, mask in self._batches(texts, batch_size, show_progress):
+            pooled = pool_layers(hidden_states, mask, self.recipe.layers, self.recipe.pooling)
+            out[positions] = pooled.cpu().numpy()
+        return out
 
-            progress = tqdm(total=len(texts), unit="text", desc="Embedding")
-        torch = self._torch
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                batch_ids = order[start : start + batch_size]
-                features = self.tokenizer.pad(
-                    {key: [encoded[key][i] for i in batch_ids] for key in encoded.keys()},
-                    return_tensors="pt",
-                )
-                features = {k: v.to(self.device) for k, v in features.items()}
-                output = self.model(**features, output_hidden_states=True)
-                pooled = pool_layers(
-                    output.hidden_states, features["attention_mask"], self.recipe.layers, self.recipe.pooling
-                )
-                out[batch_ids] = pooled.cpu().numpy()
-                if progress is not None:
-                    progress.update(len(batch_ids))
-        if progress is not None:
-            progress.close()
+    def encode_layers(
+        self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        """Every layer's pooled vector from one forward pass, before averaging.
+
+        Returns float32 of shape (len(texts), num_layers + 1, 2, dimension): hidden
+        state 0..N, pooling mean (index 0) and cls (index 1), not normalised.  Any
+        recipe's vectors are ``combine_layers`` over a selection of its layers.
+        """
+        layers = range(self.num_layers + 1)
+        out = np.zeros((len(texts), self.num_layers + 1, 2, self.dimension), dtype=np.float32)
+        for positions, hidden_states, mask in self._batches(texts, batch_size, show_progress):
+            for p, pooling in enumerate(POOLINGS):
+                pooled = pool_each_layer(hidden_states, mask, layers, pooling)  # (L, B, D)
+                out[positions, :, p] = pooled.permute(1, 0, 2).cpu().numpy()
         return out

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import check_chunking, chunk_text, default_overlap
-from .embedding import Embedder, LayerRecipe, parse_layers, resolve_model_path
+from .embedding import Embedder, LayerRecipe, parse_layers, resolve_model_path, resolve_precision
 from .errors import SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
@@ -102,6 +102,7 @@ class Index:
         pooling: str | None = None,
         chunk_size: int | None = None,
         chunk_overlap: int | None = None,
+        precision: str | None = None,
         create: bool = True,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
@@ -119,7 +120,7 @@ class Index:
             path.mkdir(parents=True, exist_ok=True)
             with WriterLock(path / LOCK_FILE):
                 if not db_path.exists():
-                    embedder = Embedder(model, layers=layers, pooling=pooling)
+                    embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision)
                     size = chunk_size or embedder.max_length - 2  # room for [CLS] and [SEP]
                     overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
                     check_chunking(size, overlap)
@@ -132,10 +133,10 @@ class Index:
                     )
                     return cls(path, store, embedder)
         index = cls(path, Store.open(db_path))
-        index._check_requested(model, layers, pooling, chunk_size, chunk_overlap)
+        index._check_requested(model, layers, pooling, chunk_size, chunk_overlap, precision)
         return index
 
-    def _check_requested(self, model, layers, pooling, chunk_size, chunk_overlap) -> None:
+    def _check_requested(self, model, layers, pooling, chunk_size, chunk_overlap, precision=None) -> None:
         """Refuse settings that differ from the index's: they would silently mismatch its vectors."""
         stored = self.settings
         conflicts = []
@@ -151,6 +152,8 @@ class Index:
             conflicts.append(f"chunk size {chunk_size} (index: {stored['chunk_size']})")
         if chunk_overlap is not None and chunk_overlap != stored["chunk_overlap"]:
             conflicts.append(f"chunk overlap {chunk_overlap} (index: {stored['chunk_overlap']})")
+        if precision is not None and resolve_precision(precision) != stored.get("precision", "fp32"):
+            conflicts.append(f"precision {precision} (index: {stored.get('precision', 'fp32')})")
         if conflicts:
             raise SemsearchError(
                 f"the index at {self.path} was built with other settings: asked for "
@@ -173,7 +176,10 @@ class Index:
         """The embedder the index was built with, exactly as recorded in it."""
         if self._embedder is None:
             s = self.settings
-            embedder = Embedder(s["model"], layers="all", pooling=s["pooling"], max_length=s["max_length"])
+            embedder = Embedder(
+                s["model"], layers="all", pooling=s["pooling"], max_length=s["max_length"],
+                precision=s.get("precision", "fp32"),  # indexes from before bf16 were fp32
+            )
             if embedder.dimension != s["dimension"] or embedder.num_layers != s["num_layers"]:
                 raise SemsearchError(
                     f"the model at {s['model']} has changed since the index was built "
