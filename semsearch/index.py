@@ -26,7 +26,7 @@ from .errors import SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
 from .reading import Document, Skipped
-from .searching import FUSION_DEPTH, MODES, Hit, dense_search, fuse, keyword_search
+from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .storing import Store
 
 log = logging.getLogger("semsearch")
@@ -89,6 +89,7 @@ class Index:
         self._embedder = embedder
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1
+        self._chunk_map_cache: tuple[int, ChunkMap] | None = None
         self._lock = WriterLock(path / LOCK_FILE)
 
     # -- opening --------------------------------------------------------------
@@ -450,25 +451,31 @@ class Index:
         filters = _normalise_filters(where)
         queries = list(queries)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
-        dense: list[list[Hit]] = [[] for _ in queries]
+        dense: list[list[Ranked]] = [[] for _ in queries]
         if mode in ("dense", "hybrid"):
             dense = self._dense(self.embedder.encode(queries, batch_size=batch_size), depth, filters, metric)
         results = []
         for i, query in enumerate(queries):
             if mode == "dense":
-                hits = dense[i]
+                ranked = dense[i]
             else:
-                keyword = keyword_search(self.store, query, depth, filters)
-                hits = keyword[:k] if mode == "keyword" else fuse([dense[i], keyword], k)
+                keyword = keyword_rank(self.store, query, depth, filters)
+                ranked = keyword[:k] if mode == "keyword" else fuse([dense[i], keyword], k)
             if min_score is not None:
-                hits = [h for h in hits if h.score >= min_score]
-            results.append(hits)
+                ranked = [r for r in ranked if r.score >= min_score]
+            results.append(to_hits(self.store, ranked, query))
         return results
 
-    def _dense(self, query_vectors, k, filters, metric, exclude: Sequence[str] = ()) -> list[list[Hit]]:
-        vectors = self.vectors
+    def _dense(self, query_vectors, k, filters, metric, exclude: Sequence[str] = ()) -> list[list[Ranked]]:
+        vectors, chunk_map = self.vectors, self._chunk_map()
         allowed = self.store.filtered_chunk_ids(filters) if filters else None
-        return dense_search(self.store, vectors, query_vectors, k, allowed=allowed, metric=metric, exclude=exclude)
+        return dense_rank(vectors, chunk_map, query_vectors, k, allowed=allowed, metric=metric, exclude=exclude)
+
+    def _chunk_map(self) -> ChunkMap:
+        generation = self.store.generation()
+        if self._chunk_map_cache is None or self._chunk_map_cache[0] != generation:
+            self._chunk_map_cache = (generation, ChunkMap(*self.store.chunk_document_map()))
+        return self._chunk_map_cache[1]
 
     def similar(
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine"
@@ -478,7 +485,8 @@ class Index:
         if found is None:
             raise SemsearchError(f"no document {doc_id!r} in the index")
         vector = self.store.document_vector(found[0], self.settings["dimension"])
-        return self._dense(vector[None, :], k, _normalise_filters(where), metric, exclude=[doc_id])[0]
+        return to_hits(self.store, self._dense(vector[None, :], k, _normalise_filters(where), metric,
+                                               exclude=[doc_id])[0])
 
     def get(self, doc_id: str) -> dict | None:
         """A stored document: id, title, source, text, metadata, chunk count, timestamps."""

@@ -61,64 +61,102 @@ def keyword_query(text: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
-def dense_search(
-    store: Store,
+@dataclass
+class Ranked:
+    """A document's place in one ranking, before its details are fetched."""
+
+    doc_id: str
+    score: float
+    chunk_id: int | None = None  # the best chunk (dense); keyword hits get an FTS5 snippet
+
+
+class ChunkMap:
+    """Chunk id -> document id, held in memory so ranking needs no SQL per query."""
+
+    def __init__(self, chunk_ids: np.ndarray, doc_ids: Sequence[str]) -> None:
+        order = np.argsort(chunk_ids)
+        self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)[order]
+        self.doc_ids = [doc_ids[i] for i in order]
+
+    def documents(self, chunk_ids: np.ndarray) -> list[str | None]:
+        positions = np.searchsorted(self.chunk_ids, chunk_ids)
+        found = []
+        for chunk_id, position in zip(chunk_ids, positions):
+            hit = position < len(self.chunk_ids) and self.chunk_ids[position] == chunk_id
+            found.append(self.doc_ids[position] if hit else None)  # None: deleted since
+        return found
+
+
+def dense_rank(
     vectors: VectorIndex,
+    chunk_map: ChunkMap,
     query_vectors: np.ndarray,
     k: int,
     allowed: np.ndarray | None = None,
     metric: str = "cosine",
     exclude: Sequence[str] = (),
-) -> list[list[Hit]]:
-    """Best ``k`` documents per query vector by their best chunk."""
-    results: list[list[Hit]] = []
+) -> list[list[Ranked]]:
+    """Best ``k`` documents per query vector, each scored by its best chunk."""
+    results: list[list[Ranked]] = []
     total = vectors.size if allowed is None else len(allowed)
     for query in np.atleast_2d(query_vectors):
         depth = min(total, max(4 * (k + len(exclude)), 32))
         while True:
             scores, ids = vectors.search(query[None, :], depth, allowed=allowed, metric=metric)
-            pairs = [(float(s), int(i)) for s, i in zip(scores[0], ids[0]) if i >= 0]
-            rows = store.chunk_rows([i for _, i in pairs])
-            best: dict[str, Hit] = {}
-            for score, chunk_id in pairs:
-                row = rows.get(chunk_id)
-                if row is None or row["id"] in best or row["id"] in exclude:
+            valid = ids[0] >= 0
+            chunk_ids, chunk_scores = ids[0][valid], scores[0][valid]
+            best: dict[str, Ranked] = {}
+            for doc_id, chunk_id, score in zip(chunk_map.documents(chunk_ids), chunk_ids, chunk_scores):
+                if doc_id is None or doc_id in best or doc_id in exclude:
                     continue  # deleted since the FAISS file was written, or a weaker chunk
-                best[row["id"]] = Hit(row["id"], score, row["text"], row["title"], row["metadata"],
-                                      row["source"], row["chunk"])
+                best[doc_id] = Ranked(doc_id, float(score), int(chunk_id))
             # Several chunks of one document can fill the window: widen it until k documents.
             if len(best) >= k or depth >= total:
                 break
             depth = min(total, depth * 4)
-        results.append(sorted(best.values(), key=lambda h: -h.score)[:k])
+        results.append(list(best.values())[:k])  # FAISS returns chunks best first
     return results
 
 
-def keyword_search(store: Store, query: str, k: int, filters: Sequence[tuple[str, str]] = ()) -> list[Hit]:
+def keyword_rank(store: Store, query: str, k: int, filters: Sequence[tuple[str, str]] = ()) -> list[Ranked]:
     match = keyword_query(query)
     if match is None:
         return []
-    rows = store.keyword_search(match, k, filters)
-    records = store.documents_rows([r[0] for r in rows])
-    hits = []
-    for doc_id, score, snippet in rows:
-        record = records.get(doc_id)
-        if record is not None:
-            hits.append(Hit(doc_id, float(score), snippet, record["title"], record["metadata"], record["source"]))
-    return hits
+    return [Ranked(doc_id, float(score)) for doc_id, score in store.keyword_search(match, k, filters)]
 
 
-def fuse(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int = RRF_K) -> list[Hit]:
+def fuse(rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K) -> list[Ranked]:
     """Reciprocal-rank fusion: score = sum over rankings of 1 / (rrf_k + rank).
 
-    The snippet comes from the first ranking that has the document (dense, whose
-    snippet is the best-matching chunk).
+    The best chunk (and so the snippet) comes from the first ranking that has the
+    document: dense, whose snippet is the best-matching chunk.
     """
     fused: dict[str, float] = {}
-    first: dict[str, Hit] = {}
+    first: dict[str, Ranked] = {}
     for ranking in rankings:
-        for rank, hit in enumerate(ranking, start=1):
-            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (rrf_k + rank)
-            first.setdefault(hit.id, hit)
+        for rank, item in enumerate(ranking, start=1):
+            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + 1.0 / (rrf_k + rank)
+            first.setdefault(item.doc_id, item)
     order = sorted(fused, key=lambda doc_id: -fused[doc_id])[:k]
-    return [Hit(**{**first[doc_id].to_dict(), "score": fused[doc_id]}) for doc_id in order]
+    return [Ranked(d, fused[d], first[d].chunk_id) for d in order]
+
+
+def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) -> list[Hit]:
+    """Fetch titles, metadata and snippets for the final ranking only.
+
+    A dense hit's snippet is its best chunk; a keyword-only hit's is an FTS5 snippet
+    around the words of ``query``.
+    """
+    documents = store.documents_summary([r.doc_id for r in ranked])
+    chunks = store.chunk_texts([r.chunk_id for r in ranked if r.chunk_id is not None])
+    match = keyword_query(query) if query else None
+    snippets = store.snippets(match, [r.doc_id for r in ranked if r.chunk_id is None]) if match else {}
+    hits = []
+    for item in ranked:
+        document = documents.get(item.doc_id)
+        if document is None:
+            continue  # removed while we ranked
+        position, text = chunks.get(item.chunk_id, (None, snippets.get(item.doc_id, "")))
+        hits.append(Hit(item.doc_id, item.score, text, document["title"], document["metadata"],
+                        document["source"], position))
+    return hits

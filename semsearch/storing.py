@@ -278,31 +278,28 @@ class Store:
         mean = vectors.mean(axis=0)
         return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
 
-    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, dict]:
-        """Chunk id -> its document's id, title, source, metadata and the chunk's text."""
-        rows: dict[int, dict] = {}
-        ids = [int(i) for i in chunk_ids]
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for row in self.conn.execute(
-                "SELECT c.id, c.position, c.text, d.id, d.title, d.source, d.metadata "
-                f"FROM chunks c JOIN documents d ON d.pk = c.document WHERE c.id IN ({marks})",
-                part,
-            ):
-                rows[row[0]] = {
-                    "chunk": row[1], "text": row[2], "id": row[3], "title": row[4],
-                    "source": row[5], "metadata": json.loads(row[6]),
-                }
-        return rows
+    def chunk_document_map(self) -> tuple[np.ndarray, list[str]]:
+        """Every chunk id with its document's id."""
+        rows = self.conn.execute("SELECT c.id, d.id FROM chunks c JOIN documents d ON d.pk = c.document").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows]
 
-    def documents_rows(self, doc_ids: Sequence[str]) -> dict[str, dict]:
-        rows = {}
-        for doc_id in doc_ids:
-            record = self.document(doc_id)
-            if record:
-                rows[doc_id] = record
-        return rows
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+        """Chunk id -> (position in its document, text)."""
+        ids = [int(i) for i in chunk_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT id, position, text FROM chunks WHERE id IN ({marks})", ids)
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def documents_summary(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        """Document id -> title, source and metadata (not the text)."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT id, title, source, metadata FROM documents WHERE id IN ({marks})", ids)
+        return {r[0]: {"title": r[1], "source": r[2], "metadata": json.loads(r[3])} for r in rows}
 
     def filtered_chunk_ids(self, filters: Sequence[tuple[str, str]]) -> np.ndarray:
         sql, params = where_clause(filters)
@@ -313,16 +310,29 @@ class Store:
 
     def keyword_search(
         self, match: str, limit: int, filters: Sequence[tuple[str, str]] = ()
-    ) -> list[tuple[str, float, str]]:
-        """BM25 over titles and texts: ``(doc id, score, snippet)``, best first."""
+    ) -> list[tuple[str, float]]:
+        """BM25 over titles and texts: ``(doc id, score)``, best first."""
         sql, params = where_clause(filters)
         return self.conn.execute(
-            "SELECT d.id, -bm25(documents_fts) AS score, "
-            "snippet(documents_fts, 1, '', '', ' … ', 40) "
+            "SELECT d.id, -bm25(documents_fts) AS score "
             "FROM documents_fts JOIN documents d ON d.pk = documents_fts.rowid "
             f"WHERE documents_fts MATCH ? AND {sql} ORDER BY bm25(documents_fts), d.pk LIMIT ?",
             [match, *params, limit],
         ).fetchall()
+
+    def snippets(self, match: str, doc_ids: Sequence[str]) -> dict[str, str]:
+        """FTS5 snippets (about 40 tokens around the matches) of a few documents."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT d.id, snippet(documents_fts, 1, '', '', ' … ', 40) "
+            "FROM documents_fts JOIN documents d ON d.pk = documents_fts.rowid "
+            f"WHERE documents_fts MATCH ? AND d.id IN ({marks})",
+            [match, *ids],
+        )
+        return dict(rows.fetchall())
 
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]

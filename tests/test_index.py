@@ -218,3 +218,11 @@ def test_vectors_in_sqlite_match_faiss(index):
     order = np.argsort(vectors.ids())
     np.testing.assert_array_equal(vectors.ids()[order], ids)
     np.testing.assert_allclose(vectors.vectors()[order], vecs)
+
+
+def test_snippets(index):
+    keyword = index.search("bread coffee", k=1, mode="keyword")[0]
+    assert keyword.id == "food" and "coffee" in keyword.text and keyword.chunk is None
+    dense = index.search("bread coffee", k=5, mode="dense")
+    food = next(h for h in dense if h.id == "food")
+    assert food.text == TEXTS["food"] and food.chunk == 0
