@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,7 +23,8 @@ test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python bench/scifact_retrieval.py
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf demo-index .pytest_cache .ruff_cache

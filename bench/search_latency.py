@@ -1,0 +1,149 @@
+"""Search latency: warm single queries at 10k and 100k chunks, flat vs HNSW.
+
+A real index (SQLite + FAISS) is filled with synthetic unit vectors (a Gaussian
+mixture of 1,000 topics in 384 dimensions, so neighbourhoods are structured as in a
+real corpus), then queried one query at a time through ``Index.search`` (dense mode,
+real query embedding included) and through the ranking path alone (embedding
+excluded).  The approximate index is FAISS HNSW (M=32, efSearch=64) over the same
+vectors; its recall@10 is measured against the exact flat search.
+
+Usage:  python bench/search_latency.py [--sizes 10000,100000] [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+from common import SCIFACT, add_repo_to_path, percentile, table, write_results
+
+add_repo_to_path()
+from semsearch import Index  # noqa: E402
+from semsearch.chunking import Chunk  # noqa: E402
+from semsearch.searching import to_hits  # noqa: E402
+
+
+def synthetic_vectors(n: int, dimension: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((1000, dimension)).astype(np.float32)
+    vectors = centres[rng.integers(0, 1000, n)] + 0.6 * rng.standard_normal((n, dimension)).astype(np.float32)
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def fill(index: Index, vectors: np.ndarray) -> None:
+    store = index.store
+    for start in range(0, len(vectors), 10_000):
+        with store.transaction():
+            for i in range(start, min(start + 10_000, len(vectors))):
+                text = f"synthetic document {i}"
+                store.insert_document(f"doc-{i}", text=text, title=None, source=None, metadata={"n": i},
+                                      content_hash=str(i), chunks=[Chunk(0, 0, len(text), text)],
+                                      vectors=vectors[i : i + 1])
+    index.vectors  # noqa: B018 - rebuilds the FAISS file from the stored vectors
+
+
+def queries(limit: int) -> list[str]:
+    path = SCIFACT / "queries.jsonl"
+    if path.exists():
+        with open(path) as handle:
+            return [json.loads(line)["text"] for line, _ in zip(handle, range(limit))]
+    return [f"query about topic {i} and its effects" for i in range(limit)]
+
+
+def timed(function, items) -> list[float]:
+    latencies = []
+    for item in items:
+        started = time.perf_counter()
+        function(item)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def summary(latencies: list[float]) -> dict:
+    return {f"p{q}": percentile(latencies, q / 100) for q in (50, 95, 99)}
+
+
+def measure(size: int, texts: list[str], path: Path) -> tuple[dict, list[list], str]:
+    """Fill an index of ``size`` chunks and time single queries against it."""
+    index = Index.open(path)
+    vectors = synthetic_vectors(size, index.settings["dimension"])
+    started = time.perf_counter()
+    fill(index, vectors)
+    fill_seconds = time.perf_counter() - started
+    embedder = index.embedder
+    query_vectors = embedder.encode(texts)
+    for text in texts[:10]:  # warm caches, the chunk map and the thread pool
+        index.search(text, k=10, mode="dense")
+
+    def ranking_only(vector):
+        return to_hits(index.store, index._dense(vector[None, :], 10, [], "cosine")[0])
+
+    with_embedding = timed(lambda t: index.search(t, k=10, mode="dense"), texts)
+    without = timed(ranking_only, query_vectors)
+    hybrid = timed(lambda t: index.search(t, k=10, mode="hybrid"), texts)
+    embed_only = timed(lambda t: embedder.encode([t]), texts)
+
+    flat = index.vectors.index
+    hnsw = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    started = time.perf_counter()
+    hnsw.add(vectors)
+    hnsw_build = time.perf_counter() - started
+    hnsw.hnsw.efSearch = 64
+    flat_faiss = timed(lambda v: flat.search(v[None, :], 10), query_vectors)
+    hnsw_faiss = timed(lambda v: hnsw.search(v[None, :], 10), query_vectors)
+    _, exact = flat.search(query_vectors, 10)
+    _, approx = hnsw.search(query_vectors, 10)
+    approx_ids = index.vectors.ids()[approx]  # HNSW positions -> chunk ids (same insertion order)
+    recall = float(np.mean([len(set(e) & set(a)) / 10 for e, a in zip(exact, approx_ids)]))
+    figures = {
+        "fill_seconds": fill_seconds,
+        "search_dense_with_embedding_ms": summary(with_embedding),
+        "search_dense_without_embedding_ms": summary(without),
+        "search_hybrid_with_embedding_ms": summary(hybrid),
+        "query_embedding_ms": summary(embed_only),
+        "faiss_flat_ms": summary(flat_faiss),
+        "faiss_hnsw_ms": summary(hnsw_faiss),
+        "hnsw_build_seconds": hnsw_build,
+        "hnsw_recall_at_10": recall,
+        "database_mb": sum(p.stat().st_size for p in path.glob("index.db*")) / 1e6,
+    }
+    rows = []
+    for name, values in (("dense, with query embedding", with_embedding),
+                         ("dense, without embedding", without),
+                         ("hybrid, with query embedding", hybrid),
+                         ("query embedding alone", embed_only),
+                         ("FAISS flat alone", flat_faiss),
+                         (f"FAISS HNSW alone (recall@10 {recall:.3f})", hnsw_faiss)):
+        s = summary(values)
+        rows.append([f"{size:,}", name, f"{s['p50']:.2f}", f"{s['p95']:.2f}", f"{s['p99']:.2f}"])
+    precision = embedder.precision
+    index.close()
+    return figures, rows, precision
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    texts = queries(args.queries)
+    rows, figures = [], {"queries": len(texts), "sizes": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in (int(s) for s in args.sizes.split(",")):
+            figures["sizes"][size], size_rows, precision = measure(size, texts, Path(scratch) / f"index-{size}")
+            rows.extend(size_rows)
+    figures["precision"] = precision
+    print(f"{len(texts)} single queries per row, k=10, precision {precision}")
+    print(table(rows, ["chunks", "what", "p50 ms", "p95 ms", "p99 ms"]))
+    print("target: dense p50 <= 15 ms at 100k chunks, query embedding included")
+    print(f"wrote {write_results('search_latency', figures)}")
+
+
+if __name__ == "__main__":
+    main()
