@@ -116,3 +116,33 @@ def test_real_model_batch_invariance(bundled_embedder):
     batched = bundled_embedder.encode(texts, batch_size=16)
     for i in (0, 5, 13, 19):
         np.testing.assert_allclose(bundled_embedder.encode([texts[i]])[0], batched[i], atol=1e-5)
+
+
+def test_precision_resolution(monkeypatch):
+    from semsearch.embedding import resolve_precision
+
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    monkeypatch.setattr("semsearch.embedding.cpu_has_bf16", lambda: False)
+    assert resolve_precision("auto") == "fp32" and resolve_precision(None) == "fp32"
+    monkeypatch.setattr("semsearch.embedding.cpu_has_bf16", lambda: True)
+    assert resolve_precision("auto") == "bf16"
+    with pytest.raises(SemsearchError, match="unknown precision"):
+        resolve_precision("int4")
+
+
+def test_precision_is_stored_and_enforced(tmp_path, tiny_model):
+    from semsearch import Index
+
+    with Index.open(tmp_path / "i", model=tiny_model, precision="bf16") as idx:
+        assert idx.settings["precision"] == "bf16" and idx.embedder.precision == "bf16"
+        idx.add(["some text"])
+    with pytest.raises(SemsearchError, match="precision"):
+        Index.open(tmp_path / "i", precision="fp32")
+
+
+@pytest.mark.slow
+def test_bf16_vectors_are_close_to_fp32(bundled_embedder):
+    texts = ["How do vaccines train the immune system?", "Glaciers carve valleys. " * 30]
+    fp32 = Embedder(precision="fp32").encode(texts)
+    bf16 = Embedder(precision="bf16").encode(texts)
+    assert (fp32 * bf16).sum(axis=1).min() > 0.999
