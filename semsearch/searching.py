@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .indexing import VectorIndex
-from .storing import Store
+from .storing import Filter, Store
 
 MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60
@@ -94,7 +94,7 @@ def dense_search(
     return results
 
 
-def keyword_search(store: Store, query: str, k: int, filters: Sequence[tuple[str, str]] = ()) -> list[Hit]:
+def keyword_search(store: Store, query: str, k: int, filters: Sequence[Filter] = ()) -> list[Hit]:
     match = keyword_query(query)
     if match is None:
         return []
