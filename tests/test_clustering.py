@@ -1,5 +1,6 @@
 """Clustering: the algorithms on synthetic vectors, runs stored in an index (tiny model), the map."""
 
+import json
 import sqlite3
 
 import numpy as np
@@ -333,3 +334,105 @@ def test_existing_index_without_cluster_tables_gains_them(topic_index):
         assert idx.clusterings() == []
         assert idx.cluster("kmeans", k=3, name="after").documents == 24
         assert idx.search("cat", k=3, mode="keyword")  # the rest still works
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+def cli_run(*args):
+    from click.testing import CliRunner
+
+    from semsearch.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_cli_cluster_json_shape(topic_index, tmp_path):
+    result = cli_run("cluster", "-i", topic_index, "--method", "kmeans", "-k", "3", "--name", "news-k3",
+                     "--plot", tmp_path / "map.png", "--plot-projection", "pca", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"name", "method", "params", "clusters", "assignments", "noise_fraction", "created"} <= set(data)
+    assert data["name"] == "news-k3" and data["method"] == "kmeans" and data["params"]["k"] == 3
+    assert len(data["assignments"]) == 24 and set(data["assignments"].values()) == {0, 1, 2}
+    for c in data["clusters"]:
+        assert {"label", "size", "keywords", "representative"} <= set(c)
+        assert all(data["assignments"][d] == c["label"] for d in c["representative"])
+    assert data["plot"]["points"] == 24 and (tmp_path / "map.png").read_bytes()[:8] == PNG_SIGNATURE
+
+    shown = json.loads(cli_run("clusters", "show", "news-k3", "-i", topic_index, "--json").stdout)
+    assert shown["assignments"] == data["assignments"] and shown["clusters"] == data["clusters"]
+    assert shown["params"] == data["params"] and shown["changes"] == {"added": 0, "removed": 0, "changed": 0}
+    one = json.loads(cli_run("clusters", "show", "news-k3", "--cluster", "2", "-i", topic_index, "--json").stdout)
+    assert [c["label"] for c in one["clusters"]] == [2] and set(one["assignments"].values()) == {2}
+
+
+def test_cli_density_methods(topic_index):
+    result = cli_run("cluster", "-i", topic_index, "--method", "dbscan", "--reduce", "pca:3", "--min-samples", "3")
+    assert result.exit_code == 0, result.output
+    assert "eps chosen from the k-distance curve" in result.stdout and "eps=auto" in result.stderr
+    result = cli_run("cluster", "-i", topic_index, "--method", "hdbscan", "--reduce", "none",
+                     "--min-cluster-size", "3", "--assign-noise", "--json")
+    data = json.loads(result.stdout)
+    assert data["params"]["assign_noise"] is True and "noise_before_assignment" in data["details"]
+
+
+def test_cli_list_show_delete_and_search(topic_index):
+    assert cli_run("clusters", "-i", topic_index).stdout.startswith("No stored clusterings")
+    assert cli_run("cluster", "-i", topic_index, "-k", "3", "--name", "t").exit_code == 0
+    listed = json.loads(cli_run("clusters", "-i", topic_index, "--json").stdout)
+    assert [r["name"] for r in listed] == ["t"] and listed[0]["clusters"] == 3
+    table = cli_run("clusters", "list", "-i", topic_index).stdout
+    assert table.splitlines()[1].startswith("t ") and "k=3" in table
+    shown = cli_run("clusters", "-i", topic_index, "show", "t").stdout  # -i on the group works too
+    assert "24 documents, 3 clusters" in shown and "not changed since" in shown
+    members = cli_run("clusters", "show", "t", "--cluster", "0", "-i", topic_index).stdout
+    assert "keywords:" in members and "most central:" in members and "members (" in members
+    assignments = json.loads(cli_run("clusters", "show", "t", "-i", topic_index, "--json").stdout)["assignments"]
+    hits = json.loads(cli_run("search", "cat", "-i", topic_index, "--cluster", "t:1", "-k", "30", "--json").stdout)
+    assert hits and all(assignments[h["id"]] == 1 for h in hits)
+    assert cli_run("remove", "food-3", "-i", topic_index).exit_code == 0
+    assert "Since this run: 1 removed" in cli_run("clusters", "show", "t", "-i", topic_index).stdout
+    deleted = cli_run("clusters", "delete", "t", "-i", topic_index)
+    assert deleted.exit_code == 0 and "Deleted clustering 't'" in deleted.stderr
+    assert json.loads(cli_run("clusters", "-i", topic_index, "--json").stdout) == []
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["cluster", "-k", "99"], "k=99 is more than the 24 documents"),
+        (["cluster", "-k", "0"], "k must be at least 2"),
+        (["cluster", "--method", "hdbscan", "--min-cluster-size", "1"], "min_cluster_size must be between 2"),
+        (["cluster", "--method", "dbscan", "--eps", "-1"], "eps must be a positive number"),
+        (["cluster", "--method", "kmeans", "--eps", "0.2"], "eps applies to dbscan"),
+        (["cluster", "--method", "hdbscan", "--reduce", "umap:999"], "between 1 and"),
+        (["cluster", "--plot", "map.gif", "-k", "2"], "ending in .png"),
+        (["cluster", "--name", "a:b", "-k", "2"], "bad clustering name"),
+        (["clusters", "show", "nope"], "no clustering named 'nope'"),
+        (["clusters", "delete", "nope"], "no clustering named 'nope'"),
+        (["search", "cat", "--cluster", "nope:1"], "no clustering named 'nope'"),
+        (["search", "cat", "--cluster", "nolabel"], "is not NAME:LABEL"),
+    ],
+)
+def test_cli_errors(topic_index, args, message):
+    result = cli_run(*args, "-i", topic_index)
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_cli_errors_unknown_method_and_no_index(topic_index, tmp_path, tiny_model):
+    result = cli_run("cluster", "--method", "spectral", "-i", topic_index)
+    assert result.exit_code == 2 and "spectral" in result.stderr
+    result = cli_run("cluster", "-i", tmp_path / "none")
+    assert result.exit_code == 1 and "no index at" in result.stderr
+    with Index.open(tmp_path / "empty", model=tiny_model):
+        pass
+    result = cli_run("cluster", "-i", tmp_path / "empty")
+    assert result.exit_code == 1 and "no documents to cluster" in result.stderr
+    result = cli_run("clusters", "show", "x", "--cluster", "2", "-i", topic_index)
+    assert result.exit_code == 1 and "this index has none" in result.stderr
+
+
+def test_cli_cluster_help_has_examples():
+    for args in (["cluster"], ["clusters"], ["clusters", "show"], ["clusters", "delete"], ["clusters", "list"]):
+        result = cli_run(*args, "--help")
+        assert result.exit_code == 0 and "Example" in result.output and "--index" in result.output
