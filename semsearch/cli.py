@@ -394,11 +394,14 @@ def _print_clustering(idx: Index, result: Clustering, cluster: int | None = None
 @click.option("--eps", metavar="X|auto",
               help="DBSCAN: the neighbourhood radius, or auto (default): the knee of the k-distance curve.")
 @click.option("--min-samples", type=int,
-              help="DBSCAN, HDBSCAN: neighbours that make a core point (DBSCAN default 5; HDBSCAN default "
-                   "--min-cluster-size).")
+              help="DBSCAN, HDBSCAN: neighbours (the point included) that make a core point (DBSCAN default "
+                   "1% of the documents, between 5 and 100; HDBSCAN default --min-cluster-size).")
 @click.option("--reduce", metavar="umap:N|pca:N|none",
               help="Reduce the vectors first: default umap:5 for dbscan and hdbscan, none for kmeans.")
 @click.option("--assign-noise", is_flag=True, help="DBSCAN, HDBSCAN: move noise to the nearest cluster centroid.")
+@click.option("--center/--no-center", default=None,
+              help="Subtract the corpus mean vector first (default: only when the vectors are anisotropic, "
+                   "mean pairwise cosine > 0.3, as with --layers all).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for K-means, UMAP, PCA and sampling.")
 @click.option("--name", help="Store the run under NAME (default from method and parameters; replaces a run "
               "of the same name).")
@@ -408,8 +411,8 @@ def _print_clustering(idx: Index, result: Clustering, cluster: int | None = None
               help="How --plot maps the documents to 2-D.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar for -k auto (default: on a terminal).")
 @json_option
-def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, reduce, assign_noise, seed, name,
-            plot, plot_projection, progress, as_json):
+def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, reduce, assign_noise, center, seed,
+            name, plot, plot_projection, progress, as_json):
     """Cluster the indexed documents and store the run.
 
     Documents are clustered by their stored vectors (mean of their chunks'); each
@@ -427,7 +430,7 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     with Index.open(index_path, create=False) as idx:
         result = idx.cluster(
             method, k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
-            reduce=reduce, assign_noise=assign_noise, seed=seed, name=name, plot=plot,
+            reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, name=name, plot=plot,
             plot_projection=plot_projection, show_progress=sys.stderr.isatty() if progress is None else progress,
         )
         if as_json:

@@ -109,6 +109,9 @@ class Index:
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1
         self._lock = WriterLock(path / LOCK_FILE)
+        # The last UMAP/PCA reduction of the document vectors, for the generation it was made at.
+        self._reductions: dict = {}
+        self._reductions_generation = -1
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -535,6 +538,7 @@ class Index:
         min_cluster_size: int | None = None,
         reduce: str | None = None,
         assign_noise: bool = False,
+        center: bool | None = None,
         seed: int = DEFAULT_SEED,
         name: str | None = None,
         save: bool = True,
@@ -549,7 +553,9 @@ class Index:
         ``"auto"`` from the k-distance knee, ``min_samples``) or ``hdbscan``
         (``min_cluster_size``, ``min_samples``).  ``reduce``: ``"umap:N"`` (the default
         for the density methods, N=5), ``"pca:N"`` or ``"none"`` (the K-means default).
-        ``assign_noise`` moves noise points to the nearest cluster centroid.  The run is
+        ``assign_noise`` moves noise points to the nearest cluster centroid.  ``center``
+        subtracts the corpus mean first (default ``None``: only when the vectors are
+        anisotropic, mean pairwise cosine above 0.3, as an all-layer average is).  The run is
         stored under ``name`` (default: made from the method and its parameters;
         an existing run of that name is replaced) unless ``save=False``.  ``plot``
         writes a PNG map (2-D UMAP, or PCA with ``plot_projection="pca"``).
@@ -563,17 +569,21 @@ class Index:
         dimension = self.settings["dimension"]
         started = time.perf_counter()
         with self.store.snapshot():
+            generation = self.store.generation()
             ids, hashes, texts = self.store.document_table()
             params = check_params(
                 method, len(ids), dimension, k=k, k_max=k_max, eps=eps, min_samples=min_samples,
-                min_cluster_size=min_cluster_size, reduce=reduce, assign_noise=assign_noise, seed=seed,
+                min_cluster_size=min_cluster_size, reduce=reduce, assign_noise=assign_noise, center=center,
+                seed=seed,
             )
             vectors = self.store.document_vectors(dimension)
         log.info("clustering %d documents with %s ...", len(ids), method)
-        computed = compute(vectors, method, params, show_progress=show_progress)
-        labels = computed.labels
+        if generation != self._reductions_generation:
+            self._reductions, self._reductions_generation = {}, generation
+        computed = compute(vectors, method, params, show_progress=show_progress, cache=self._reductions)
+        labels, vectors = computed.labels, computed.vectors
         clusters = describe(vectors, labels, ids, texts)
-        details = {**computed.details, "index_generation": self.store.generation()}
+        details = {**computed.details, "index_generation": generation}
         details["seconds"]["total"] = round(time.perf_counter() - started, 3)
         result = Clustering(
             method=method, params=computed.params, clusters=clusters,

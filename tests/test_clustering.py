@@ -12,6 +12,7 @@ from semsearch.clustering import (
     Cluster,
     assign_noise,
     auto_eps,
+    centre,
     check_params,
     choose_k,
     dbscan,
@@ -19,6 +20,7 @@ from semsearch.clustering import (
     hdbscan_labels,
     kmeans,
     knee,
+    mean_cosine,
     plot_map,
     renumber_by_size,
 )
@@ -94,6 +96,20 @@ def test_assign_noise_moves_noise_to_nearest_centroid():
     assert (assign_noise(x, np.full(20, NOISE)) == NOISE).all()  # nowhere to go
 
 
+def test_centring_only_anisotropic_vectors():
+    x, truth = blobs(sizes=(10,) * 8, dimension=64)
+    same, info = centre(x, "auto")
+    assert same is x and info["centred"] is False and info["mean_cosine"] < 0.3
+    shifted = x + 2.0  # one big shared direction, as an all-layer average has
+    shifted /= np.linalg.norm(shifted, axis=1, keepdims=True)
+    centred, info = centre(shifted, "auto")
+    assert info["centred"] is True and info["mean_cosine"] > 0.3
+    assert np.allclose(np.linalg.norm(centred, axis=1), 1.0, atol=1e-5) and mean_cosine(centred) < 0.05
+    assert centre(x, True)[1]["centred"] is True and centre(shifted, False)[0] is shifted
+    labels, _ = kmeans(centred, 8, seed=0)
+    assert same_partition(labels, truth)
+
+
 def test_renumber_by_size_keeps_noise():
     labels = np.array([5, 5, 2, 2, 2, NOISE, 9])
     assert renumber_by_size(labels).tolist() == [1, 1, 0, 0, 0, NOISE, 2]
@@ -149,13 +165,17 @@ def test_parameters_out_of_range(method, params, message):
 
 
 def test_check_params_defaults():
-    assert check_params("kmeans", 100, 16) == {"reduce": "none", "seed": 0, "k": "auto", "k_max": 20}
+    assert check_params("kmeans", 100, 16) == {"reduce": "none", "center": "auto", "seed": 0, "k": "auto",
+                                               "k_max": 20}
     assert check_params("kmeans", 5, 16)["k_max"] == 4
     assert check_params("hdbscan", 7600, 384) == {
-        "reduce": "umap:5", "seed": 0, "min_cluster_size": 76, "min_samples": None, "assign_noise": False}
+        "reduce": "umap:5", "center": "auto", "seed": 0, "min_cluster_size": 76, "min_samples": None,
+        "assign_noise": False}
     dbscan_params = check_params("dbscan", 100, 16, reduce="none", eps="0.3")
     assert dbscan_params["eps"] == 0.3 and dbscan_params["metric"] == "cosine"
     assert check_params("dbscan", 100, 16)["metric"] == "euclidean"
+    assert check_params("dbscan", 100, 16)["min_samples"] == 5 and check_params("dbscan", 7600, 16)["min_samples"] == 76
+    assert check_params("hdbscan", 10**6, 16)["min_cluster_size"] == 100
     with pytest.raises(SemsearchError, match="no documents"):
         check_params("kmeans", 0, 16)
 
@@ -214,7 +234,7 @@ def test_run_is_stored_and_read_back(topic_index):
         stored = idx.clustering("k3")
         assert stored.assignments == result.assignments
         assert [c.to_dict() for c in stored.clusters] == [c.to_dict() for c in result.clusters]
-        assert stored.params == result.params == {"reduce": "none", "seed": 0, "k": 3}
+        assert stored.params == result.params == {"reduce": "none", "center": "auto", "seed": 0, "k": 3}
         assert stored.method == "kmeans" and stored.created == result.created
         assert stored.changes == {"added": 0, "removed": 0, "changed": 0}
         for c in stored.clusters:
