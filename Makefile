@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-clustering clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/scifact_retrieval.py
+
+bench-clustering: setup
+	$(BIN)/python bench/clustering_agnews.py --json bench/results/clustering_agnews.json
 
 clean:
 	rm -rf demo-index .pytest_cache .ruff_cache

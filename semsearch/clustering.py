@@ -11,8 +11,9 @@ re-embedding).  The pipeline, for every method:
 2. the clustering itself; noise (DBSCAN, HDBSCAN) is label -1, and ``assign_noise``
    moves it to the nearest cluster centroid;
 3. labels renumbered by size (0 = the largest cluster), then each cluster described
-   by its top class-based TF-IDF terms (:func:`semsearch.keywords.class_tfidf`) and its
-   most central documents (highest cosine to the cluster's mean vector).
+   by its top class-based TF-IDF terms (:func:`semsearch.keywords.class_tfidf`; a term
+   in the top lists of a quarter of the clusters or more, and of three at least, is
+   dropped as generic) and its most central documents (highest cosine to the cluster's mean vector).
 
 Everything here works on arrays; :meth:`semsearch.Index.cluster` feeds it from the
 index and stores the result.
@@ -20,10 +21,12 @@ index and stores the result.
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -480,8 +483,13 @@ def describe(
     """Keywords (class-based TF-IDF, noise as a class of its own) and central documents per cluster."""
     classes: dict[int, list[str]] = {}
     for label, text in zip(labels.tolist(), texts):
-        classes.setdefault(int(label), []).append(text)
-    terms = class_tfidf(classes, top_n=top_keywords, max_words=2)
+        classes.setdefault(int(label), []).append(html.unescape(text))  # "&lt;b&gt;" is no keyword "lt"
+    ranked = class_tfidf(classes, top_n=2 * top_keywords, max_words=2)
+    # A term near the top of many clusters at once ("said", "reuters" in news) labels none of them:
+    # one in the top lists of a quarter of the clusters or more, and of three at least, is dropped.
+    seen = Counter(term for terms in ranked.values() for term, _ in terms[:top_keywords])
+    generic = {term for term, count in seen.items() if count >= max(3, len(ranked) / 4)}
+    terms = {label: [t for t in terms if t[0] not in generic][:top_keywords] for label, terms in ranked.items()}
     centroids = centroids_of(vectors, labels)
     clusters = []
     for label in sorted(classes, key=lambda value: (value == NOISE, value)):
@@ -612,11 +620,14 @@ def plot_map(
 
     path = check_plot_path(path)
     n = len(coords)
-    size = float(np.clip(3000 / max(n, 1), 0.5, 30))  # marker area: small for many points
-    alpha = float(np.clip(200 / max(n, 1) ** 0.5, 0.25, 0.9))
+    size = float(np.clip(25_000 / max(n, 1), 0.8, 40))  # marker area: small for many points
+    alpha = float(np.clip(60 / max(n, 1) ** 0.5, 0.3, 0.9))
     found = [label for label in sorted(np.unique(labels).tolist()) if label != NOISE]
-    cmap = plt.get_cmap("tab10" if len(found) <= 10 else "tab20")
-    colours = {label: cmap(i % cmap.N) for i, label in enumerate(found)}
+    # Qualitative colours without their greys, which belong to noise.
+    palette = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7]
+    if len(found) > len(palette):
+        palette = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i not in (14, 15)]
+    colours = {label: palette[i % len(palette)] for i, label in enumerate(found)}
     fig, ax = plt.subplots(figsize=(11, 7.5), dpi=110)
     drawn = 0
     noise = labels == NOISE

@@ -130,6 +130,16 @@ def test_describe_labels_and_central_documents():
     assert clusters[0].representative[0] == f"d{int(np.argmax(x[:3] @ centroid))}"
 
 
+def test_describe_drops_terms_generic_to_many_clusters():
+    x, truth = blobs(sizes=(2, 2, 2, 2))
+    words = ["penalty goal", "interest rates", "galaxy planet", "bread oven"]
+    texts = [f"{words[label]} said officials {i}" for i, label in enumerate(truth)]
+    clusters = describe(x, truth, [f"d{i}" for i in range(8)], texts, top_keywords=4)
+    for c in clusters:
+        assert "said" not in c.keywords and "officials" not in c.keywords
+        assert set(words[c.label].split()) <= set(c.keywords)
+
+
 def test_cluster_title_prefers_phrases():
     assert Cluster(0, 5, ["oil", "oil prices", "prices", "crude", "opec"]).title == "oil prices, crude, opec"
     assert Cluster(NOISE, 5, ["x"]).title == "noise"
