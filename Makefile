@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench bench-clustering clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ test: setup
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run_all.py
+
+bench-clustering: setup
+	$(BIN)/python bench/clustering_agnews.py --json bench/results/clustering_agnews.json
 
 clean:
 	rm -rf demo-index .pytest_cache .ruff_cache

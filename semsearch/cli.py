@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .clustering import METHODS, NOISE, PROJECTIONS, Clustering
 from .errors import SemsearchError
 from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, Index
 from .indexing import METRICS
@@ -82,6 +83,7 @@ def cli(quiet: bool) -> None:
     \b
       semsearch index docs/ notes.jsonl --text-field body
       semsearch search "how do vaccines train the immune system" -k 5
+      semsearch cluster --method hdbscan --plot clusters.png
       semsearch info
 
     Every command takes -i/--index DIR (default: $SEMSEARCH_INDEX, else ./.semsearch).
@@ -188,11 +190,13 @@ def _load_queries(path: Path) -> list[tuple[str, str]]:
 @click.option("--where", multiple=True, metavar="FIELD=VALUE",
               help="Only documents whose metadata FIELD equals VALUE (repeatable; also id, title, source).")
 @click.option("--min-score", type=float, help="Drop hits scoring below this.")
+@click.option("--cluster", metavar="NAME:LABEL",
+              help="Only documents in cluster LABEL of the stored clustering NAME (see `semsearch clusters`).")
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Batch mode: a text file (one query per line) or JSONL with id and text; writes JSONL.")
 @click.option("-o", "--out", type=click.File("w"), default="-", help="Batch mode output file (default stdout).")
 @json_option
-def search(query, index_path, k, mode, metric, where, min_score, queries_file, out, as_json):
+def search(query, index_path, k, mode, metric, where, min_score, cluster, queries_file, out, as_json):
     """Search the index for QUERY.
 
     \b
@@ -200,6 +204,7 @@ def search(query, index_path, k, mode, metric, where, min_score, queries_file, o
       semsearch search "how do vaccines train the immune system" -k 5
       semsearch search "inflation" --where category=economics --json
       semsearch search "glaciers" --mode keyword
+      semsearch search "interest rates" --cluster news-k8:3
       semsearch search --queries questions.txt -o results.jsonl
     """
     if (query is None) == (queries_file is None):
@@ -209,13 +214,13 @@ def search(query, index_path, k, mode, metric, where, min_score, queries_file, o
         if queries_file is not None:
             queries = _load_queries(queries_file)
             results = idx.search_many([q for _, q in queries], k, mode=mode, where=filters,
-                                      min_score=min_score, metric=metric)
+                                      min_score=min_score, metric=metric, cluster=cluster)
             for (query_id, text), hits in zip(queries, results):
                 out.write(json.dumps({"query_id": query_id, "query": text,
                                       "hits": [{"id": h.id, "score": h.score} for h in hits]},
                                      ensure_ascii=False) + "\n")
             return
-        hits = idx.search(query, k, mode=mode, where=filters, min_score=min_score, metric=metric)
+        hits = idx.search(query, k, mode=mode, where=filters, min_score=min_score, metric=metric, cluster=cluster)
     if as_json:
         _echo_json([h.to_dict() for h in hits])
     else:
@@ -227,9 +232,10 @@ def search(query, index_path, k, mode, metric, where, min_score, queries_file, o
 @index_option
 @click.option("-k", "k", type=click.IntRange(1), default=10, show_default=True, help="Number of documents.")
 @click.option("--where", multiple=True, metavar="FIELD=VALUE", help="Metadata filter (repeatable).")
+@click.option("--cluster", metavar="NAME:LABEL", help="Only documents in this cluster of a stored clustering.")
 @click.option("--metric", type=click.Choice(METRICS), default="cosine", show_default=True)
 @json_option
-def similar(doc_id, index_path, k, where, metric, as_json):
+def similar(doc_id, index_path, k, where, cluster, metric, as_json):
     """Documents most like DOC_ID (more like this).
 
     \b
@@ -237,7 +243,7 @@ def similar(doc_id, index_path, k, where, metric, as_json):
       semsearch similar data/articles/photosynthesis.md -k 5
     """
     with Index.open(index_path, create=False) as idx:
-        hits = idx.similar(doc_id, k, where=_parse_where(where), metric=metric)
+        hits = idx.similar(doc_id, k, where=_parse_where(where), metric=metric, cluster=cluster)
     if as_json:
         _echo_json([h.to_dict() for h in hits])
     else:
@@ -401,6 +407,237 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
                        f"({result['embedded_chunks']} chunks embedded), {result['seconds_searching']} s searching")
     for problem in result["problems"]:
         click.echo(f"semsearch: {problem}", err=True)
+
+
+def _describe_params(params: dict) -> str:
+    return " ".join(f"{key}={value}" for key, value in params.items() if value is not None and key != "eps_auto")
+
+
+def _doc_line(idx: Index, doc_id: str, width: int) -> str:
+    record = idx.get(doc_id)
+    text = "(no longer in the index)"
+    if record:
+        text = record["title"] if record["title"] and record["title"] != doc_id else " ".join(record["text"].split())
+    line = f"{doc_id}  {text}" if text else doc_id
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _print_changes(result: Clustering) -> None:
+    changes = result.changes or {}
+    if not any(changes.values()):
+        click.echo("The index has not changed since this run.")
+        return
+    parts = []
+    if changes.get("added"):
+        parts.append(f"{changes['added']} document(s) added (not in any cluster)")
+    if changes.get("removed"):
+        parts.append(f"{changes['removed']} removed")
+    if changes.get("changed"):
+        parts.append(f"{changes['changed']} changed (clustered by their old text)")
+    click.echo(click.style("Since this run: " + ", ".join(parts) + ". Re-run `semsearch cluster` to update.",
+                           fg="yellow"))
+
+
+def _print_clustering(idx: Index, result: Clustering, cluster: int | None = None) -> None:
+    width = shutil.get_terminal_size((100, 20)).columns
+    click.echo(click.style(f"{result.name or '(not stored)'}: {result.method}, {_describe_params(result.params)}",
+                           bold=True))
+    click.echo(f"{result.documents} documents, {result.num_clusters} clusters, "
+               f"{result.noise} noise ({100 * result.noise_fraction:.1f}%); created {result.created}")
+    if result.changes is not None:
+        _print_changes(result)
+    for key, label in (("k_scores", "silhouette by k"),):
+        if key in result.details:
+            scores = result.details[key]
+            click.echo(f"{label}: " + ", ".join(f"{k}: {v:.3f}" for k, v in scores.items()))
+    if "eps_chosen" in result.details:
+        click.echo(f"eps chosen from the k-distance curve: {result.details['eps_chosen']:.4g}")
+    click.echo()
+    if cluster is not None:
+        c = result.cluster(cluster)
+        click.echo(click.style(f"cluster {c.label}: {c.size} documents", bold=True))
+        click.echo("keywords: " + (", ".join(c.keywords) or "-"))
+        if c.representative:
+            click.echo("most central:")
+            for doc_id in c.representative:
+                click.echo("  " + _doc_line(idx, doc_id, width - 2))
+        members = result.members(cluster)
+        shown = members[:50]
+        click.echo(f"members ({len(members)}):")
+        for doc_id in shown:
+            click.echo("  " + _doc_line(idx, doc_id, width - 2))
+        if len(members) > len(shown):
+            click.echo(f"  ... and {len(members) - len(shown)} more (--json lists them all)")
+        return
+    click.echo(f"{'label':>5}  {'size':>6}  keywords")
+    for c in result.clusters:
+        keywords = "(noise)" if c.label == NOISE else ", ".join(c.keywords[:6])
+        click.echo(f"{c.label:>5}  {c.size:>6}  {keywords}"[:width])
+        if c.representative:
+            click.echo(" " * 15 + _doc_line(idx, c.representative[0], width - 15))
+
+
+@cli.command()
+@index_option
+@click.option("--method", type=click.Choice(METHODS), default="kmeans", show_default=True,
+              help="kmeans: spherical K-means (FAISS); dbscan (scikit-learn); hdbscan (the hdbscan package).")
+@click.option("-k", "k", metavar="N|auto",
+              help="K-means: the number of clusters, or auto: the best silhouette for k in 2..--k-max (default).")
+@click.option("--k-max", type=int, help="K-means with -k auto: the largest k tried (default 20).")
+@click.option("--min-cluster-size", type=int,
+              help="HDBSCAN: the smallest cluster (default 1% of the documents, between 5 and 100).")
+@click.option("--eps", metavar="X|auto",
+              help="DBSCAN: the neighbourhood radius, or auto (default): the knee of the k-distance curve.")
+@click.option("--min-samples", type=int,
+              help="DBSCAN, HDBSCAN: neighbours (the point included) that make a core point (DBSCAN default "
+                   "1% of the documents, between 5 and 100; HDBSCAN default --min-cluster-size).")
+@click.option("--reduce", metavar="umap:N|pca:N|none",
+              help="Reduce the vectors first: default umap:5 for dbscan and hdbscan, none for kmeans.")
+@click.option("--assign-noise", is_flag=True, help="DBSCAN, HDBSCAN: move noise to the nearest cluster centroid.")
+@click.option("--center/--no-center", default=None,
+              help="Subtract the corpus mean vector first (default: only when the vectors are anisotropic, "
+                   "mean pairwise cosine > 0.3, as with --layers all).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for K-means, UMAP, PCA and sampling.")
+@click.option("--name", help="Store the run under NAME (default from method and parameters; replaces a run "
+              "of the same name).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.png",
+              help="Write a 2-D map of the documents coloured by cluster.")
+@click.option("--plot-projection", type=click.Choice(PROJECTIONS), default="umap", show_default=True,
+              help="How --plot maps the documents to 2-D.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar for -k auto (default: on a terminal).")
+@json_option
+def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, reduce, assign_noise, center, seed,
+            name, plot, plot_projection, progress, as_json):
+    """Cluster the indexed documents and store the run.
+
+    Documents are clustered by their stored vectors (mean of their chunks'); each
+    cluster is labelled by its top keywords (class-based TF-IDF) and its most
+    central documents. The run is stored in the index: see `semsearch clusters`.
+
+    \b
+    Examples:
+      semsearch cluster --method kmeans -k 8
+      semsearch cluster --method kmeans -k auto --k-max 12
+      semsearch cluster --method hdbscan --min-cluster-size 15
+      semsearch cluster --method dbscan --eps 0.25 --min-samples 5
+      semsearch cluster --method hdbscan --assign-noise --name news --plot clusters.png --json
+    """
+    with Index.open(index_path, create=False) as idx:
+        result = idx.cluster(
+            method, k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
+            reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, name=name, plot=plot,
+            plot_projection=plot_projection, show_progress=sys.stderr.isatty() if progress is None else progress,
+        )
+        if as_json:
+            _echo_json(result.to_dict())
+            return
+        _print_clustering(idx, result)
+    replaced = " (replacing the run of that name)" if result.details.get("replaced") else ""
+    click.echo(f"\nStored as {result.name!r}{replaced}: `semsearch clusters show {result.name}`.", err=True)
+    if result.plot:
+        click.echo(f"Map of {result.plot['points']} documents written to {result.plot['path']}.", err=True)
+
+
+def _group_index(ctx: click.Context, index_path: Path) -> Path:
+    """A sub-command's -i, else the group's (`semsearch clusters -i DIR show NAME`)."""
+    source = ctx.get_parameter_source("index_path")
+    if source in (click.core.ParameterSource.DEFAULT, None) and ctx.parent is not None:
+        return ctx.parent.params.get("index_path") or index_path
+    return index_path
+
+
+def _list_clusterings(index_path: Path, as_json: bool) -> None:
+    with Index.open(index_path, create=False) as idx:
+        runs = idx.clusterings()
+    if as_json:
+        _echo_json(runs)
+        return
+    if not runs:
+        click.echo("No stored clusterings: make one with `semsearch cluster`.")
+        return
+    width = max(4, *(len(r["name"]) for r in runs))
+    click.echo(f"{'name':<{width}}  {'method':<7}  {'clusters':>8}  {'noise':>6}  {'documents':>9}  "
+               f"{'created':<25}  params")
+    for r in runs:
+        click.echo(f"{r['name']:<{width}}  {r['method']:<7}  {r['clusters']:>8}  {100 * r['noise_fraction']:>5.1f}%  "
+                   f"{r['documents']:>9}  {r['created']:<25}  {_describe_params(r['params'])}")
+
+
+@cli.group(invoke_without_command=True)
+@index_option
+@json_option
+@click.pass_context
+def clusters(ctx, index_path, as_json):
+    """List the stored clustering runs; show or delete one.
+
+    \b
+    Examples:
+      semsearch clusters
+      semsearch clusters show news-k8
+      semsearch clusters show news-k8 --cluster 3 --json
+      semsearch clusters delete news-k8
+    """
+    if ctx.invoked_subcommand is None:
+        _list_clusterings(index_path, as_json)
+
+
+@clusters.command("list")
+@index_option
+@json_option
+@click.pass_context
+def clusters_list(ctx, index_path, as_json):
+    """List the stored clustering runs (the same as `semsearch clusters`).
+
+    \b
+    Example:
+      semsearch clusters list --json
+    """
+    _list_clusterings(_group_index(ctx, index_path), as_json or ctx.parent.params.get("as_json", False))
+
+
+@clusters.command("show")
+@click.argument("name")
+@index_option
+@click.option("--cluster", "label", type=int, help="Show one cluster: its keywords, central documents and members.")
+@json_option
+@click.pass_context
+def clusters_show(ctx, name, index_path, label, as_json):
+    """Sizes, keywords and representative documents of the stored run NAME.
+
+    Also says whether documents were added, removed or changed since the run.
+
+    \b
+    Examples:
+      semsearch clusters show news-k8
+      semsearch clusters show news-k8 --cluster 3
+      semsearch clusters show news-k8 --json
+    """
+    with Index.open(_group_index(ctx, index_path), create=False) as idx:
+        result = idx.clustering(name, label=label)
+        if as_json or ctx.parent.params.get("as_json", False):
+            _echo_json(result.to_dict())
+        else:
+            _print_clustering(idx, result, cluster=label)
+
+
+@clusters.command("delete")
+@click.argument("name")
+@index_option
+@json_option
+@click.pass_context
+def clusters_delete(ctx, name, index_path, as_json):
+    """Delete the stored run NAME (the documents are not touched).
+
+    \b
+    Example:
+      semsearch clusters delete news-k8
+    """
+    with Index.open(_group_index(ctx, index_path), create=False) as idx:
+        idx.delete_clustering(name)
+    if as_json or ctx.parent.params.get("as_json", False):
+        _echo_json({"deleted": name})
+    else:
+        click.echo(f"Deleted clustering {name!r}.", err=True)
 
 
 def main() -> None:

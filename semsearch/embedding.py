@@ -317,6 +317,8 @@ class Embedder:
 
     def _batches(self, texts: Sequence[str], batch_size: int, show_progress: bool):
         """Yield ``(positions, hidden_states, attention_mask)`` per length-sorted batch."""
+        if not texts:
+            return
         encoded = self.tokenizer(
             list(texts), add_special_tokens=True, truncation=True, max_length=self.max_length, verbose=False
         )

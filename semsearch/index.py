@@ -21,13 +21,23 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import check_chunking, chunk_text, default_overlap
+from .clustering import (
+    DEFAULT_SEED,
+    PROJECTIONS,
+    Cluster,
+    Clustering,
+    check_params,
+    check_plot_path,
+    compute,
+    describe,
+)
 from .embedding import Embedder, LayerRecipe, parse_layers, resolve_model_path, resolve_precision
 from .errors import SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
 from .reading import Document, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
-from .storing import Store
+from .storing import ClusterFilter, Store, now
 
 log = logging.getLogger("semsearch")
 
@@ -41,6 +51,8 @@ LOCK_FILE = "write.lock"
 COMMIT_CHUNKS = 256
 
 Filters = Mapping[str, object] | Sequence[tuple[str, object]] | None
+# A cluster of a stored clustering run: "NAME:LABEL" or (name, label).
+ClusterRef = str | tuple[str, int] | None
 
 
 def default_index_path() -> Path:
@@ -51,6 +63,13 @@ def default_index_path() -> Path:
 def content_hash(doc: Document) -> str:
     payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _check_run_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise SemsearchError(f"bad clustering name {name!r}: it must be non-empty, without surrounding spaces")
+    if ":" in name:
+        raise SemsearchError(f"bad clustering name {name!r}: ':' separates a name from a cluster in NAME:LABEL")
 
 
 def _normalise_filters(where: Filters) -> list[tuple[str, str]]:
@@ -91,6 +110,9 @@ class Index:
         self._vectors_generation = -1
         self._chunk_map_cache: tuple[int, ChunkMap] | None = None
         self._lock = WriterLock(path / LOCK_FILE)
+        # The last UMAP/PCA reduction of the document vectors, for the generation it was made at.
+        self._reductions: dict = {}
+        self._reductions_generation = -1
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -421,9 +443,12 @@ class Index:
         where: Filters = None,
         min_score: float | None = None,
         metric: str = "cosine",
+        cluster: ClusterRef = None,
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
-        return self.search_many([query], k, mode=mode, where=where, min_score=min_score, metric=metric)[0]
+        return self.search_many(
+            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
+        )[0]
 
     def search_many(
         self,
@@ -435,12 +460,15 @@ class Index:
         min_score: float | None = None,
         metric: str = "cosine",
         batch_size: int = 32,
+        cluster: ClusterRef = None,
     ) -> list[list[Hit]]:
         """Rank documents for each query (embedded together in one pass).
 
         ``mode``: ``dense`` (cosine over vectors), ``keyword`` (BM25) or ``hybrid``
         (reciprocal-rank fusion of both).  ``where`` filters on metadata (and ``id``,
-        ``title``, ``source``) before ranking.  ``metric`` applies to the dense side.
+        ``title``, ``source``) before ranking, and so does ``cluster`` (``"NAME:LABEL"``
+        or ``(name, label)``: only the documents a stored clustering put in that
+        cluster).  ``metric`` applies to the dense side.
         """
         if mode not in MODES:
             raise SemsearchError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -448,7 +476,7 @@ class Index:
             raise SemsearchError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
         if k < 1:
             raise SemsearchError(f"k must be at least 1, not {k}")
-        filters = _normalise_filters(where)
+        filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
         queries = list(queries)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         dense: list[list[Ranked]] = [[] for _ in queries]
@@ -478,15 +506,31 @@ class Index:
         return self._chunk_map_cache[1]
 
     def similar(
-        self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine"
+        self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
     ) -> list[Hit]:
         """Documents most like a stored one (by its mean chunk vector), itself excluded."""
         found = self.store.find(doc_id)
         if found is None:
             raise SemsearchError(f"no document {doc_id!r} in the index")
         vector = self.store.document_vector(found[0], self.settings["dimension"])
-        return to_hits(self.store, self._dense(vector[None, :], k, _normalise_filters(where), metric,
-                                               exclude=[doc_id])[0])
+        filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
+        return to_hits(self.store, self._dense(vector[None, :], k, filters, metric, exclude=[doc_id])[0])
+
+    def _cluster_filter(self, cluster: ClusterRef) -> list[ClusterFilter]:
+        if cluster is None:
+            return []
+        if isinstance(cluster, str):
+            name, sep, label = cluster.rpartition(":")
+            if not sep or not name:
+                raise SemsearchError(f"{cluster!r} is not NAME:LABEL (a clustering name and a cluster number)")
+        else:
+            name, label = cluster
+        try:
+            label = int(label)
+        except (TypeError, ValueError):
+            raise SemsearchError(f"cluster label {label!r} is not a number") from None
+        self.clustering(name, with_assignments=False).cluster(label)  # raises for an unknown name or label
+        return [ClusterFilter(name, label)]
 
     def get(self, doc_id: str) -> dict | None:
         """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
@@ -494,6 +538,160 @@ class Index:
         if record:
             record.pop("pk")
         return record
+
+    # -- clustering -----------------------------------------------------------
+    def cluster(
+        self,
+        method: str = "kmeans",
+        *,
+        k: int | str | None = None,
+        k_max: int | None = None,
+        eps: float | str | None = None,
+        min_samples: int | None = None,
+        min_cluster_size: int | None = None,
+        reduce: str | None = None,
+        assign_noise: bool = False,
+        center: bool | None = None,
+        seed: int = DEFAULT_SEED,
+        name: str | None = None,
+        save: bool = True,
+        plot: str | os.PathLike | None = None,
+        plot_projection: str = "umap",
+        show_progress: bool = False,
+    ) -> Clustering:
+        """Cluster the documents by their stored vectors; returns (and stores) a :class:`Clustering`.
+
+        ``method``: ``kmeans`` (spherical, FAISS; ``k`` a number or ``"auto"``, the
+        best silhouette for k in 2..``k_max``), ``dbscan`` (``eps`` a distance or
+        ``"auto"`` from the k-distance knee, ``min_samples``) or ``hdbscan``
+        (``min_cluster_size``, ``min_samples``).  ``reduce``: ``"umap:N"`` (the default
+        for the density methods, N=5), ``"pca:N"`` or ``"none"`` (the K-means default).
+        ``assign_noise`` moves noise points to the nearest cluster centroid.  ``center``
+        subtracts the corpus mean first (default ``None``: only when the vectors are
+        anisotropic, mean pairwise cosine above 0.3, as an all-layer average is).  The run is
+        stored under ``name`` (default: made from the method and its parameters;
+        an existing run of that name is replaced) unless ``save=False``.  ``plot``
+        writes a PNG map (2-D UMAP, or PCA with ``plot_projection="pca"``).
+        """
+        if name is not None:
+            _check_run_name(name)
+        if plot is not None:
+            check_plot_path(plot)
+            if plot_projection not in PROJECTIONS:
+                raise SemsearchError(f"unknown projection {plot_projection!r}: use umap or pca")
+        dimension = self.settings["dimension"]
+        started = time.perf_counter()
+        with self.store.snapshot():
+            generation = self.store.generation()
+            ids, hashes, texts = self.store.document_table()
+            params = check_params(
+                method, len(ids), dimension, k=k, k_max=k_max, eps=eps, min_samples=min_samples,
+                min_cluster_size=min_cluster_size, reduce=reduce, assign_noise=assign_noise, center=center,
+                seed=seed,
+            )
+            vectors = self.store.document_vectors(dimension)
+        log.info("clustering %d documents with %s ...", len(ids), method)
+        if generation != self._reductions_generation:
+            self._reductions, self._reductions_generation = {}, generation
+        computed = compute(vectors, method, params, show_progress=show_progress, cache=self._reductions)
+        labels, vectors = computed.labels, computed.vectors
+        clusters = describe(vectors, labels, ids, texts)
+        details = {**computed.details, "index_generation": generation}
+        details["seconds"]["total"] = round(time.perf_counter() - started, 3)
+        result = Clustering(
+            method=method, params=computed.params, clusters=clusters,
+            assignments=dict(zip(ids, labels.tolist())), created=now(), documents=len(ids), details=details,
+        )
+        log.info("%d clusters, %.1f%% noise", result.num_clusters, 100 * result.noise_fraction)
+        if save:
+            result.name = name or self._default_run_name(method, computed.params)
+            replaced = self.store.save_clustering(
+                result.name, method=method, params=result.params, details=details, created=result.created,
+                clusters=[c.to_dict() for c in clusters], assignments=zip(ids, hashes, labels.tolist()),
+            )
+            result.details["replaced"] = replaced
+        elif name is not None:
+            result.name = name
+        if plot is not None:
+            result.plot = self._plot(vectors, labels, clusters, plot, plot_projection, params["seed"],
+                                     heading=f"{result.name or method}: {len(ids)} documents")
+        return result
+
+    def _default_run_name(self, method: str, params: dict) -> str:
+        if method == "kmeans":
+            base = f"kmeans-k{params['k']}"
+        elif method == "dbscan":
+            base = f"dbscan-eps{params['eps']:.3g}"
+        else:
+            base = f"hdbscan-mcs{params['min_cluster_size']}"
+        taken = set(self.store.clustering_names())
+        candidate, n = base, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def _plot(self, vectors, labels, clusters: list[Cluster], path, projection: str, seed: int, heading: str) -> dict:
+        from .clustering import plot_map, project_2d
+
+        started = time.perf_counter()
+        log.info("projecting %d documents to 2-D with %s for the plot ...", len(vectors), projection.upper())
+        coords = project_2d(vectors, projection, seed)
+        points = plot_map(coords, labels, {c.label: c.title for c in clusters}, path,
+                          heading=f"{heading} ({projection.upper()} 2-D)")
+        log.info("wrote %s (%d points) in %.1fs", path, points, time.perf_counter() - started)
+        return {"path": str(path), "points": points, "projection": projection}
+
+    def clusterings(self) -> list[dict]:
+        """Every stored clustering run: name, method, params, created, documents, clusters, noise."""
+        runs = self.store.clustering_summaries()
+        for run in runs:
+            run["noise_fraction"] = round(run["noise"] / run["documents"], 4) if run["documents"] else 0.0
+        return runs
+
+    def clustering(self, name: str, label: int | None = None, *, with_assignments: bool = True) -> Clustering:
+        """A stored run by name, with ``changes``: documents added, removed, changed since.
+
+        ``label`` keeps one cluster (and its members' assignments) only.
+        """
+        run = self.store.clustering(name, label=label, assignments=with_assignments)
+        if run is None:
+            names = self.store.clustering_names()
+            raise SemsearchError(
+                f"no clustering named {name!r}: "
+                + (f"the stored ones are {', '.join(names)}" if names else "this index has none; make one with "
+                   "`semsearch cluster`")
+            )
+        result = Clustering(
+            method=run["method"], params=run["params"], clusters=[Cluster(**c) for c in run["clusters"]],
+            assignments=run["assignments"], created=run["created"], documents=run["documents"], name=run["name"],
+            details=run["details"], changes=self.store.clustering_changes(name) if with_assignments else None,
+            only=label,
+        )
+        if label is not None:
+            result.cluster(label)  # raises for a label the run does not have, listing those it has
+        return result
+
+    def delete_clustering(self, name: str) -> None:
+        """Delete a stored run."""
+        with self.store.transaction(bump=False):
+            found = self.store.delete_clustering(name)
+        if not found:
+            self.clustering(name)  # raises: no clustering named ...
+
+    def plot_clustering(self, name: str, path: str | os.PathLike, projection: str = "umap") -> dict:
+        """Draw a stored run's map again: its documents still in the index, by their labels then."""
+        run = self.clustering(name)
+        dimension = self.settings["dimension"]
+        with self.store.snapshot():
+            ids, _, _ = self.store.document_table()
+            vectors = self.store.document_vectors(dimension)
+        keep = [i for i, doc_id in enumerate(ids) if doc_id in run.assignments]
+        if not keep:
+            raise SemsearchError(f"none of the documents of clustering {name!r} is still in the index")
+        labels = np.array([run.assignments[ids[i]] for i in keep], dtype=np.int64)
+        return self._plot(vectors[keep], labels, run.clusters, path, projection, int(run.params.get("seed", 0)),
+                          heading=f"{name}: {len(keep)} documents")
 
     def info(self) -> dict:
         """Counts, stored settings and sizes on disk."""

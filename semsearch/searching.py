@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .indexing import VectorIndex
-from .storing import Store
+from .storing import Filter, Store
 
 MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60
@@ -118,7 +118,7 @@ def dense_rank(
     return results
 
 
-def keyword_rank(store: Store, query: str, k: int, filters: Sequence[tuple[str, str]] = ()) -> list[Ranked]:
+def keyword_rank(store: Store, query: str, k: int, filters: Sequence[Filter] = ()) -> list[Ranked]:
     match = keyword_query(query)
     if match is None:
         return []

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -61,6 +62,37 @@ CREATE TRIGGER IF NOT EXISTS documents_fts_delete AFTER DELETE ON documents BEGI
 END;
 """
 
+# Clustering runs (added after format 1 shipped: created on open when missing, so
+# older indexes gain them without a format change).  Documents are recorded by id
+# and content hash, not row pk, because an updated document gets a new pk.
+CLUSTER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clusterings (
+    name TEXT PRIMARY KEY,
+    method TEXT NOT NULL,
+    params TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL,
+    documents INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clusters (
+    clustering TEXT NOT NULL,
+    label INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    keywords TEXT NOT NULL,
+    representative TEXT NOT NULL,
+    PRIMARY KEY (clustering, label)
+);
+CREATE TABLE IF NOT EXISTS cluster_assignments (
+    clustering TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    label INTEGER NOT NULL,
+    PRIMARY KEY (clustering, document_id)
+);
+CREATE INDEX IF NOT EXISTS cluster_assignments_label ON cluster_assignments(clustering, label);
+"""
+CLUSTER_TABLES = ("clusterings", "clusters", "cluster_assignments")
+
 # Columns of `documents` a --where filter may name besides metadata fields.
 FILTERABLE_COLUMNS = ("id", "title", "source")
 
@@ -83,10 +115,28 @@ def _coerce(value: str) -> list:
     return candidates
 
 
-def where_clause(filters: Sequence[tuple[str, str]]) -> tuple[str, list]:
-    """SQL (over documents aliased ``d``) matching every ``field=value`` filter."""
+@dataclass(frozen=True)
+class ClusterFilter:
+    """Only the documents a stored clustering put in cluster ``label``."""
+
+    clustering: str
+    label: int
+
+
+Filter = tuple[str, str] | ClusterFilter
+
+
+def where_clause(filters: Sequence[Filter]) -> tuple[str, list]:
+    """SQL (over documents aliased ``d``) matching every filter: ``field=value`` or a cluster."""
     clauses, params = [], []
-    for field, value in filters:
+    for item in filters:
+        if isinstance(item, ClusterFilter):
+            clauses.append(
+                "d.id IN (SELECT document_id FROM cluster_assignments WHERE clustering = ? AND label = ?)"
+            )
+            params.extend([item.clustering, item.label])
+            continue
+        field, value = item
         if field in FILTERABLE_COLUMNS:
             clauses.append(f"d.{field} = ?")
             params.append(value)
@@ -122,7 +172,7 @@ class Store:
     def create(cls, path: Path, settings: dict) -> Store:
         store = cls.connect(path)
         with store.transaction(bump=False):
-            for statement in _statements(SCHEMA):
+            for statement in _statements(SCHEMA + CLUSTER_SCHEMA):
                 store.conn.execute(statement)
             for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
                                "generation": 0, "faiss_generation": -1}.items():
@@ -139,6 +189,10 @@ class Store:
             raise SemsearchError(
                 f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
             )
+        if not set(CLUSTER_TABLES) <= set(store.db.table_names()):
+            with store.transaction(bump=False):
+                for statement in _statements(CLUSTER_SCHEMA):
+                    store.conn.execute(statement)
         return store
 
     def close(self) -> None:
@@ -301,7 +355,7 @@ class Store:
         rows = self.conn.execute(f"SELECT id, title, source, metadata FROM documents WHERE id IN ({marks})", ids)
         return {r[0]: {"title": r[1], "source": r[2], "metadata": json.loads(r[3])} for r in rows}
 
-    def filtered_chunk_ids(self, filters: Sequence[tuple[str, str]]) -> np.ndarray:
+    def filtered_chunk_ids(self, filters: Sequence[Filter]) -> np.ndarray:
         sql, params = where_clause(filters)
         rows = self.conn.execute(
             f"SELECT c.id FROM chunks c JOIN documents d ON d.pk = c.document WHERE {sql}", params
@@ -309,7 +363,7 @@ class Store:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def keyword_search(
-        self, match: str, limit: int, filters: Sequence[tuple[str, str]] = ()
+        self, match: str, limit: int, filters: Sequence[Filter] = ()
     ) -> list[tuple[str, float]]:
         """BM25 over titles and texts: ``(doc id, score)``, best first."""
         sql, params = where_clause(filters)
@@ -333,6 +387,136 @@ class Store:
             [match, *ids],
         )
         return dict(rows.fetchall())
+
+    # -- clustering runs --------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every query inside sees one consistent state."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    def document_table(self) -> tuple[list[str], list[str], list[str]]:
+        """``(ids, content hashes, texts)`` of every document, in pk order."""
+        rows = self.conn.execute("SELECT id, content_hash, text FROM documents ORDER BY pk").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+    def document_vectors(self, dimension: int) -> np.ndarray:
+        """Every document's vector (mean of its chunk vectors, re-normalised), in pk order.
+
+        The same vectors as :meth:`document_vector`, read in one pass.
+        """
+        pks = np.array([r[0] for r in self.conn.execute("SELECT pk FROM documents ORDER BY pk")], dtype=np.int64)
+        sums = np.zeros((len(pks), dimension), dtype=np.float64)
+        counts = np.zeros(len(pks), dtype=np.int64)
+        cursor = self.conn.execute("SELECT document, vector FROM chunks ORDER BY document")
+        while rows := cursor.fetchmany(20_000):
+            owners = np.searchsorted(pks, np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
+            np.add.at(sums, owners, vectors)
+            np.add.at(counts, owners, 1)
+        means = sums / np.maximum(counts, 1)[:, None]
+        norms = np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        return (means / norms).astype(np.float32)
+
+    def save_clustering(
+        self,
+        name: str,
+        *,
+        method: str,
+        params: dict,
+        details: dict,
+        created: str,
+        clusters: Sequence[dict],
+        assignments: Iterable[tuple[str, str, int]],
+    ) -> bool:
+        """Store one run, replacing a run of the same name; True if one was replaced.
+
+        ``clusters``: dicts with label, size, keywords, representative;
+        ``assignments``: ``(document id, content hash, label)``.
+        """
+        with self.transaction(bump=False):
+            replaced = self.delete_clustering(name)
+            assignments = list(assignments)
+            self.conn.execute(
+                "INSERT INTO clusterings (name, method, params, details, created, documents) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, method, json.dumps(params), json.dumps(details), created, len(assignments)),
+            )
+            self.conn.executemany(
+                "INSERT INTO clusters (clustering, label, size, keywords, representative) VALUES (?, ?, ?, ?, ?)",
+                [(name, int(c["label"]), int(c["size"]), json.dumps(c["keywords"], ensure_ascii=False),
+                  json.dumps(c["representative"], ensure_ascii=False)) for c in clusters],
+            )
+            self.conn.executemany(
+                "INSERT INTO cluster_assignments (clustering, document_id, content_hash, label) VALUES (?, ?, ?, ?)",
+                [(name, doc_id, digest, int(label)) for doc_id, digest, label in assignments],
+            )
+        return replaced
+
+    def delete_clustering(self, name: str) -> bool:
+        """Delete a run (call inside a transaction); True if there was one."""
+        found = self.conn.execute("DELETE FROM clusterings WHERE name = ?", (name,)).rowcount > 0
+        self.conn.execute("DELETE FROM clusters WHERE clustering = ?", (name,))
+        self.conn.execute("DELETE FROM cluster_assignments WHERE clustering = ?", (name,))
+        return found
+
+    def clustering_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM clusterings ORDER BY rowid")]
+
+    def clustering(self, name: str, label: int | None = None, assignments: bool = True) -> dict | None:
+        """A stored run: its row, its clusters, and its assignments (of one cluster if ``label``)."""
+        row = self.conn.execute(
+            "SELECT name, method, params, details, created, documents FROM clusterings WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        run = dict(zip(("name", "method", "params", "details", "created", "documents"), row))
+        run["params"], run["details"] = json.loads(run["params"]), json.loads(run["details"])
+        run["clusters"] = [
+            {"label": r[0], "size": r[1], "keywords": json.loads(r[2]), "representative": json.loads(r[3])}
+            for r in self.conn.execute(
+                "SELECT label, size, keywords, representative FROM clusters WHERE clustering = ? "
+                "ORDER BY label < 0, label", (name,),
+            )
+        ]
+        label_sql, label_params = ("", []) if label is None else (" AND label = ?", [label])
+        run["assignments"] = {} if not assignments else dict(self.conn.execute(
+            "SELECT document_id, label FROM cluster_assignments WHERE clustering = ?" + label_sql
+            + " ORDER BY rowid", [name, *label_params],
+        ).fetchall())
+        return run
+
+    def clustering_summaries(self) -> list[dict]:
+        """Every stored run without its assignments: name, method, params, created, counts."""
+        rows = self.conn.execute(
+            "SELECT c.name, c.method, c.params, c.details, c.created, c.documents, "
+            "(SELECT count(*) FROM clusters k WHERE k.clustering = c.name AND k.label >= 0), "
+            "(SELECT coalesce(sum(size), 0) FROM clusters k WHERE k.clustering = c.name AND k.label < 0) "
+            "FROM clusterings c ORDER BY c.rowid"
+        ).fetchall()
+        keys = ("name", "method", "params", "details", "created", "documents", "clusters", "noise")
+        runs = [dict(zip(keys, r)) for r in rows]
+        for run in runs:
+            run["params"], run["details"] = json.loads(run["params"]), json.loads(run["details"])
+        return runs
+
+    def clustering_changes(self, name: str) -> dict:
+        """Documents added, removed and changed (same id, new content) since a run."""
+        added = self.conn.execute(
+            "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM cluster_assignments a "
+            "WHERE a.clustering = ? AND a.document_id = d.id)", (name,),
+        ).fetchone()[0]
+        removed = self.conn.execute(
+            "SELECT count(*) FROM cluster_assignments a WHERE a.clustering = ? AND NOT EXISTS "
+            "(SELECT 1 FROM documents d WHERE d.id = a.document_id)", (name,),
+        ).fetchone()[0]
+        changed = self.conn.execute(
+            "SELECT count(*) FROM cluster_assignments a JOIN documents d ON d.id = a.document_id "
+            "WHERE a.clustering = ? AND d.content_hash != a.content_hash", (name,),
+        ).fetchone()[0]
+        return {"added": added, "removed": removed, "changed": changed}
 
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]

@@ -51,7 +51,7 @@ def tiny_embedder(tiny_model):
 def bundled_embedder():
     from semsearch import Embedder
 
-    return Embedder()
+    return Embedder(precision="fp32")  # tests comparing exact vectors pin fp32
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,7 @@ def test_matches_sentence_transformers(bundled_embedder):
              "a", "The offside rule " * 40]
     reference = SentenceTransformer(str(bundled_embedder.model_path), device="cpu").encode(
         texts, normalize_embeddings=True, convert_to_numpy=True)
-    ours = Embedder(layers="last", pooling="mean").encode(texts)
+    ours = Embedder(layers="last", pooling="mean", precision="fp32").encode(texts)
     np.testing.assert_allclose(ours, reference, atol=1e-5)
     np.testing.assert_allclose(bundled_embedder.encode(texts), reference, atol=1e-5)
 
