@@ -1,0 +1,236 @@
+"""Inspec keyphrases: F1@5 / F1@10 of every `semsearch keywords` method beside YAKE and KeyBERT.
+
+Usage:  python bench/keyphrases_inspec.py [--split test] [--limit N] [--json OUT] [--layers auto]
+                                          [--no-keybert] [--no-yake] [--ablations]
+
+Protocol (the usual one for Inspec, and the one of ../shared/data/inspec/BASELINES.md):
+gold = the `keyphrases` field (the "uncontrolled" indexer terms, ALL of them, including
+the ~22% that do not occur in the text); every phrase, predicted or gold, is lower-cased
+and Porter-stemmed word by word (bench/porter.py); a method's ranked list is
+de-duplicated after stemming and cut at k; P@k = correct / k, R@k = correct / #gold,
+F1 per document, macro-averaged over documents.  Every method is asked for 20 phrases.
+
+Our methods run the way a user runs them: the documents are indexed into a temporary
+index with the bundled model (`Index.add`; model loading is not timed), then `Index.keywords_many` extracts the
+key phrases of every document (what `semsearch keywords --all` does).  TF-IDF's
+document frequencies are those of the index, i.e. of the evaluated documents.
+
+Baselines, measured in the same run on the same documents:
+- YAKE (yake 0.7, n=3, dedup_lim 0.9), one call per document;
+- KeyBERT (0.9) with the same MiniLM through sentence-transformers, the fair
+  configuration: keyphrase_ngram_range=(1, 3), stop_words="english", all documents in
+  one call (its fast path); plain, and with MMR at diversity 0.2 and 0.5.  The
+  embeddings (`extract_embeddings`) are computed once and shared by the three
+  variants; each variant's time is that embedding time plus its own selection time.
+
+Times are wall seconds per document on this machine, whatever else it is running (the
+JSON records the load average).  For `embed`, `s/doc` excludes embedding the document
+itself, which indexing already did; the index time per document is printed too, and
+the speed ratio against KeyBERT is given both with and without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from porter import stem_phrase  # noqa: E402
+
+from semsearch import Index  # noqa: E402
+from semsearch import keywords as kw  # noqa: E402
+
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "inspec"
+TOP = 20
+KS = (5, 10)
+# Figures of ../shared/data/inspec/BASELINES.md (test, 500 documents), for reference.
+ANCHORS = {
+    "TF-IDF": (0.105, 0.140), "YAKE": (0.178, 0.195), "TextRank": (0.188, 0.239),
+    "KeyBERT plain": (0.074, 0.094), "KeyBERT MMR 0.5 / 0.2": (0.060, 0.066),
+    "emb-rank + MMR 0.2": (0.243, 0.272),
+}
+
+
+def load(path: Path, limit: int | None) -> list[dict]:
+    docs = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            docs.append(json.loads(line))
+            if limit and len(docs) >= limit:
+                break
+    return docs
+
+
+def evaluate(predicted: list[list[str]], gold: list[list[str]], ks=KS) -> dict:
+    """Macro P/R/F1@k after stemming and de-duplication (see the module docstring)."""
+    figures = {}
+    for k in ks:
+        p_sum = r_sum = f_sum = 0.0
+        for ranked, answers in zip(predicted, gold):
+            truth = {stem_phrase(a) for a in answers if a.strip()}
+            seen: list[str] = []
+            for phrase in ranked:
+                stemmed = stem_phrase(phrase)
+                if stemmed and stemmed not in seen:
+                    seen.append(stemmed)
+                if len(seen) == k:
+                    break
+            correct = sum(1 for s in seen if s in truth)
+            precision = correct / k
+            recall = correct / len(truth) if truth else 0.0
+            p_sum += precision
+            r_sum += recall
+            f_sum += 2 * precision * recall / (precision + recall) if correct else 0.0
+        n = max(len(gold), 1)
+        figures[f"P@{k}"] = round(p_sum / n, 4)
+        figures[f"R@{k}"] = round(r_sum / n, 4)
+        figures[f"F1@{k}"] = round(f_sum / n, 4)
+    return figures
+
+
+def run_ours(idx: Index, docs: list[dict], method: str, **options) -> tuple[list[list[str]], float]:
+    started = time.perf_counter()
+    found = dict(idx.keywords_many(method=method, n=TOP, **options))
+    seconds = time.perf_counter() - started
+    return [[k.phrase for k in found[d["id"]]] for d in docs], seconds
+
+
+def run_yake(docs: list[dict]) -> tuple[list[list[str]], float]:
+    import yake
+
+    extractor = yake.KeywordExtractor(lan="en", n=3, dedup_lim=0.9, top=TOP)
+    started = time.perf_counter()
+    predicted = [[phrase for phrase, _ in extractor.extract_keywords(d["text"])] for d in docs]
+    return predicted, time.perf_counter() - started
+
+
+def run_keybert(docs: list[dict]) -> dict[str, tuple[list[list[str]], float]]:
+    from keybert import KeyBERT
+    from sentence_transformers import SentenceTransformer
+
+    from semsearch.embedding import bundled_model_path
+
+    model = KeyBERT(model=SentenceTransformer(str(bundled_model_path()), device="cpu"))  # loading not timed
+    texts = [d["text"] for d in docs]
+    config = {"keyphrase_ngram_range": (1, 3), "stop_words": "english"}
+    started = time.perf_counter()
+    doc_embeddings, word_embeddings = model.extract_embeddings(texts, **config)
+    embedding_seconds = time.perf_counter() - started
+    results = {}
+    for name, extra in (("KeyBERT plain", {}), ("KeyBERT MMR 0.2", {"use_mmr": True, "diversity": 0.2}),
+                        ("KeyBERT MMR 0.5", {"use_mmr": True, "diversity": 0.5})):
+        started = time.perf_counter()
+        found = model.extract_keywords(texts, top_n=TOP, doc_embeddings=doc_embeddings,
+                                       word_embeddings=word_embeddings, **config, **extra)
+        seconds = embedding_seconds + time.perf_counter() - started
+        if len(texts) == 1:
+            found = [found]
+        results[name] = ([[phrase for phrase, _ in row] for row in found], seconds)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--split", default="test", help="test (report), validation (tune), train")
+    parser.add_argument("--limit", type=int, help="only the first N documents (baselines run on the same N)")
+    parser.add_argument("--layers", help="layer recipe of the temporary index (default auto = the model's own)")
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    parser.add_argument("--no-yake", action="store_true")
+    parser.add_argument("--no-keybert", action="store_true", help="skip KeyBERT (about 3 s per document)")
+    parser.add_argument("--ablations", action="store_true",
+                        help="also: embed without MMR, and every method with fragments weighted like whole chunks")
+    args = parser.parse_args()
+    path = args.data / f"{args.split}.jsonl"
+    if not path.exists():
+        sys.exit(f"no Inspec data at {path}")
+    warnings.filterwarnings("ignore")
+    docs = load(path, args.limit)
+    gold = [d["keyphrases"] for d in docs]
+    load_before = os.getloadavg()
+    rows: list[dict] = []
+
+    def record(name: str, predicted: list[list[str]], seconds: float, note: str = "") -> None:
+        row = {"method": name, **evaluate(predicted, gold), "seconds": round(seconds, 2),
+               "seconds_per_doc": round(seconds / len(docs), 4), "note": note}
+        rows.append(row)
+        print(f"  {name:<34} F1@5 {row['F1@5']:.3f}  F1@10 {row['F1@10']:.3f}  {row['seconds_per_doc']:.4f} s/doc",
+              file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory() as workdir:
+        with Index.open(Path(workdir) / "inspec", layers=args.layers) as idx:  # loads the model
+            started = time.perf_counter()
+            idx.add([d["text"] for d in docs], ids=[d["id"] for d in docs])
+            index_seconds = time.perf_counter() - started
+            print(f"indexed {len(docs)} {args.split} documents in {index_seconds:.1f}s "
+                  f"({index_seconds / len(docs):.3f} s/doc), layers {idx.settings['layer_indices']}",
+                  file=sys.stderr, flush=True)
+            layers = idx.settings["layers"]
+            for method, name in (("tfidf", "semsearch tfidf"), ("textrank", "semsearch textrank"),
+                                 ("embed", f"semsearch embed (MMR {kw.DEFAULT_DIVERSITY})")):
+                record(name, *run_ours(idx, docs, method))
+            if args.ablations:
+                record("  embed, no MMR", *run_ours(idx, docs, "embed", diversity=0.0))
+                weight = kw.FRAGMENT_WEIGHT
+                kw.FRAGMENT_WEIGHT = 1.0
+                try:
+                    for method in kw.METHODS:
+                        record(f"  {method}, fragments weighted 1", *run_ours(idx, docs, method))
+                finally:
+                    kw.FRAGMENT_WEIGHT = weight
+    if not args.no_yake:
+        record("YAKE (n=3, dedup 0.9)", *run_yake(docs))
+    if not args.no_keybert:
+        for name, (predicted, seconds) in run_keybert(docs).items():
+            record(name, predicted, seconds, "ngram 1-3, stop_words=english; embedding time shared by the three")
+    load_after = os.getloadavg()
+
+    ours = [r for r in rows if r["method"].startswith("semsearch")]
+    baselines = [r for r in rows if not r["method"].startswith(("semsearch", " "))]
+    best = max(ours, key=lambda r: r["F1@10"])
+    embed = next(r for r in ours if "embed" in r["method"])
+    keybert = [r for r in rows if r["method"].startswith("KeyBERT")]
+    summary = {
+        "best_method": best["method"], "best_F1@10": best["F1@10"],
+        "goal_F1@10_0.28": best["F1@10"] >= 0.28,
+        "ahead_of_every_baseline": all(best["F1@10"] > r["F1@10"] for r in baselines),
+    }
+    if keybert:
+        keybert_per_doc = min(r["seconds_per_doc"] for r in keybert)
+        with_indexing = embed["seconds_per_doc"] + index_seconds / len(docs)
+        summary["keybert_over_embed_speed"] = round(keybert_per_doc / embed["seconds_per_doc"], 1)
+        summary["keybert_over_embed_plus_indexing_speed"] = round(keybert_per_doc / with_indexing, 1)
+
+    print(f"\nInspec {args.split}, {len(docs)} documents, gold = all uncontrolled keyphrases "
+          f"(load average {load_before[0]:.1f} -> {load_after[0]:.1f})\n")
+    print("| method | F1@5 | F1@10 | P@10 | R@10 | s/doc |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['method'].strip()} | {r['F1@5']:.3f} | {r['F1@10']:.3f} | {r['P@10']:.3f} | {r['R@10']:.3f} "
+              f"| {r['seconds_per_doc']:.4f} |")
+    print(f"\nindexing (chunk, embed, store, document frequencies): {index_seconds / len(docs):.4f} s/doc")
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    if args.split == "test":
+        print("\nanchors (BASELINES.md, test, 500 docs, F1@5 / F1@10): "
+              + "; ".join(f"{k} {a:.3f} / {b:.3f}" for k, (a, b) in ANCHORS.items()))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "split": args.split, "documents": len(docs), "layers": layers, "top_requested": TOP,
+            "index_seconds": round(index_seconds, 2), "index_seconds_per_doc": round(index_seconds / len(docs), 4),
+            "load_average": [round(load_before[0], 2), round(load_after[0], 2)],
+            "rows": rows, "summary": summary,
+        }, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
