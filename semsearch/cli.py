@@ -361,11 +361,10 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
     with Index.open(index_path, create=False) as idx:
         if all_documents:
             show = sys.stderr.isatty() if progress is None else progress
-            sink = out or click.get_text_stream("stdout")
             count = 0
             for doc_id, found in idx.keywords_many(method=method, n=n, diversity=diversity, max_words=max_words,
                                                    show_progress=show):
-                sink.write(_keywords_record(doc_id, found) + "\n")
+                click.echo(_keywords_record(doc_id, found), file=out)
                 count += 1
             if out is not None:
                 click.echo(f"Wrote the {method} keywords of {count} document(s) to {out.name}.", err=True)

@@ -75,12 +75,12 @@ def _scan(text: str) -> list[str | None]:
     return tokens
 
 
-def _runs(text: str) -> list[list[str]]:
-    """Maximal runs of non-stop words, split at stop words and punctuation."""
+def _runs(text: str, breaks: frozenset[str] = frozenset()) -> list[list[str]]:
+    """Maximal runs of non-stop words, split at stop words, punctuation and ``breaks``."""
     runs: list[list[str]] = []
     current: list[str] = []
     for token in _scan(text):
-        if token is None:
+        if token is None or token in breaks:
             if current:
                 runs.append(current)
             current = []
@@ -146,6 +146,26 @@ TEXTRANK_WINDOW = 2
 TEXTRANK_DAMPING = 0.85
 
 
+# Verb forms that end a keyphrase chunk as a stop word does ("photosynthesis" in "drives
+# photosynthesis"; "lets" in "photosynthesis lets plants grow").  Without a part-of-speech
+# tagger, only forms that are rarely nouns or adjectives in a key phrase: third-person -s
+# forms, irregular pasts, and the past forms of reporting verbs ("proposed", "described"),
+# not participles that often are adjectives ("distributed systems", "applied research").
+# Used for keyphrase candidates only (candidates() and cluster labels keep the plain stop
+# list).  On Inspec validation it adds 0.002-0.006 F1@10 to every method.
+VERB_BREAKS = frozenset(
+    """allows enables lets makes made gives gave given takes took taken shows showed shown presents proposes
+    describes discusses provides requires includes obtains achieves introduces investigates considers
+    demonstrates performs compares evaluates implements found finds improves reduces increases becomes became
+    carries drives turns uses contains produces leads led gets got helps appears seems yields offers needs
+    explains addresses focuses reports suggests indicates concludes argues examines explores creates applies
+    allowed enabled presented proposed described discussed provided included obtained achieved introduced
+    investigated considered demonstrated performed compared evaluated implemented contained produced helped
+    yielded offered explained addressed reported suggested indicated concluded argued examined explored created
+    let""".split()
+)
+
+
 class Keyword(NamedTuple):
     """A ranked phrase and its score (higher is better; the scale depends on the method)."""
 
@@ -171,7 +191,7 @@ def phrases(text: str, max_words: int = MAX_WORDS) -> list[tuple[str, bool]]:
     """
     _check_max_words(max_words)
     found: list[tuple[str, bool]] = []
-    for run in (run for line in text.splitlines() for run in _runs(line)):
+    for run in (run for line in text.splitlines() for run in _runs(line, VERB_BREAKS)):
         if len(run) <= max_words:
             found.append((" ".join(run), True))
             continue
@@ -265,7 +285,7 @@ def word_ranks(text: str, window: int = TEXTRANK_WINDOW, damping: float = TEXTRA
     """
     if window < 2:
         raise ValueError(f"window must be at least 2, not {window}")
-    sequence = [t for t in _scan(text) if t is not None]
+    sequence = [t for t in _scan(text) if t is not None and t not in VERB_BREAKS]
     vocabulary = {word: i for i, word in enumerate(dict.fromkeys(sequence))}
     matrix = np.zeros((len(vocabulary), len(vocabulary)))
     for i, word in enumerate(sequence):
