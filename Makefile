@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-keyphrases clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/scifact_retrieval.py
+
+# Inspec keyphrases beside YAKE and KeyBERT (about 3 s per document for KeyBERT: try LIMIT=100).
+bench-keyphrases: setup
+	$(BIN)/pip install -e '.[bench]'
+	$(BIN)/python bench/keyphrases_inspec.py $(if $(LIMIT),--limit $(LIMIT))
 
 clean:
 	rm -rf demo-index .pytest_cache .ruff_cache

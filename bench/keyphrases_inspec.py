@@ -23,8 +23,9 @@ Baselines, measured in the same run on the same documents:
   embeddings (`extract_embeddings`) are computed once and shared by the three
   variants; each variant's time is that embedding time plus its own selection time.
 
-Times are wall seconds per document on this machine, whatever else it is running (the
-JSON records the load average).  For `embed`, `s/doc` excludes embedding the document
+Times are wall seconds per document on this machine, whatever else it is running (each
+row records the load average), and CPU seconds per document (all threads of this
+process), which other processes disturb less.  For `embed`, `s/doc` excludes embedding the document
 itself, which indexing already did; the index time per document is printed too, and
 the speed ratio against KeyBERT is given both with and without it.
 """
@@ -97,23 +98,32 @@ def evaluate(predicted: list[list[str]], gold: list[list[str]], ks=KS) -> dict:
     return figures
 
 
-def run_ours(idx: Index, docs: list[dict], method: str, **options) -> tuple[list[list[str]], float]:
-    started = time.perf_counter()
+class Clock:
+    """Wall and CPU (all threads of this process) seconds since start."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def run_ours(idx: Index, docs: list[dict], method: str, **options) -> tuple[list[list[str]], float, float]:
+    clock = Clock()
     found = dict(idx.keywords_many(method=method, n=TOP, **options))
-    seconds = time.perf_counter() - started
-    return [[k.phrase for k in found[d["id"]]] for d in docs], seconds
+    return [[k.phrase for k in found[d["id"]]] for d in docs], *clock.read()
 
 
-def run_yake(docs: list[dict]) -> tuple[list[list[str]], float]:
+def run_yake(docs: list[dict]) -> tuple[list[list[str]], float, float]:
     import yake
 
     extractor = yake.KeywordExtractor(lan="en", n=3, dedup_lim=0.9, top=TOP)
-    started = time.perf_counter()
+    clock = Clock()
     predicted = [[phrase for phrase, _ in extractor.extract_keywords(d["text"])] for d in docs]
-    return predicted, time.perf_counter() - started
+    return predicted, *clock.read()
 
 
-def run_keybert(docs: list[dict]) -> dict[str, tuple[list[list[str]], float]]:
+def run_keybert(docs: list[dict]) -> dict[str, tuple[list[list[str]], float, float]]:
     from keybert import KeyBERT
     from sentence_transformers import SentenceTransformer
 
@@ -122,19 +132,19 @@ def run_keybert(docs: list[dict]) -> dict[str, tuple[list[list[str]], float]]:
     model = KeyBERT(model=SentenceTransformer(str(bundled_model_path()), device="cpu"))  # loading not timed
     texts = [d["text"] for d in docs]
     config = {"keyphrase_ngram_range": (1, 3), "stop_words": "english"}
-    started = time.perf_counter()
+    clock = Clock()
     doc_embeddings, word_embeddings = model.extract_embeddings(texts, **config)
-    embedding_seconds = time.perf_counter() - started
+    embedding_wall, embedding_cpu = clock.read()
     results = {}
     for name, extra in (("KeyBERT plain", {}), ("KeyBERT MMR 0.2", {"use_mmr": True, "diversity": 0.2}),
                         ("KeyBERT MMR 0.5", {"use_mmr": True, "diversity": 0.5})):
-        started = time.perf_counter()
+        clock = Clock()
         found = model.extract_keywords(texts, top_n=TOP, doc_embeddings=doc_embeddings,
                                        word_embeddings=word_embeddings, **config, **extra)
-        seconds = embedding_seconds + time.perf_counter() - started
+        wall, cpu = clock.read()
         if len(texts) == 1:
             found = [found]
-        results[name] = ([[phrase for phrase, _ in row] for row in found], seconds)
+        results[name] = ([[phrase for phrase, _ in row] for row in found], embedding_wall + wall, embedding_cpu + cpu)
     return results
 
 
@@ -148,7 +158,8 @@ def main() -> None:
     parser.add_argument("--no-yake", action="store_true")
     parser.add_argument("--no-keybert", action="store_true", help="skip KeyBERT (about 3 s per document)")
     parser.add_argument("--ablations", action="store_true",
-                        help="also: embed without MMR, and every method with fragments weighted like whole chunks")
+                        help="also: embed without MMR; every method with fragments weighted like whole chunks; "
+                        "every method over all 1-3-grams alike (no chunk preference)")
     args = parser.parse_args()
     path = args.data / f"{args.split}.jsonl"
     if not path.exists():
@@ -159,18 +170,19 @@ def main() -> None:
     load_before = os.getloadavg()
     rows: list[dict] = []
 
-    def record(name: str, predicted: list[list[str]], seconds: float, note: str = "") -> None:
+    def record(name: str, predicted: list[list[str]], seconds: float, cpu: float, note: str = "") -> None:
         row = {"method": name, **evaluate(predicted, gold), "seconds": round(seconds, 2),
-               "seconds_per_doc": round(seconds / len(docs), 4), "note": note}
+               "seconds_per_doc": round(seconds / len(docs), 4), "cpu_seconds_per_doc": round(cpu / len(docs), 4),
+               "load_average": round(os.getloadavg()[0], 2), "note": note}
         rows.append(row)
-        print(f"  {name:<34} F1@5 {row['F1@5']:.3f}  F1@10 {row['F1@10']:.3f}  {row['seconds_per_doc']:.4f} s/doc",
-              file=sys.stderr, flush=True)
+        print(f"  {name:<34} F1@5 {row['F1@5']:.3f}  F1@10 {row['F1@10']:.3f}  {row['seconds_per_doc']:.4f} s/doc "
+              f"{row['cpu_seconds_per_doc']:.4f} CPU s/doc (load {row['load_average']})", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory() as workdir:
         with Index.open(Path(workdir) / "inspec", layers=args.layers) as idx:  # loads the model
-            started = time.perf_counter()
+            clock = Clock()
             idx.add([d["text"] for d in docs], ids=[d["id"] for d in docs])
-            index_seconds = time.perf_counter() - started
+            index_seconds, index_cpu = clock.read()
             print(f"indexed {len(docs)} {args.split} documents in {index_seconds:.1f}s "
                   f"({index_seconds / len(docs):.3f} s/doc), layers {idx.settings['layer_indices']}",
                   file=sys.stderr, flush=True)
@@ -180,18 +192,23 @@ def main() -> None:
                 record(name, *run_ours(idx, docs, method))
             if args.ablations:
                 record("  embed, no MMR", *run_ours(idx, docs, "embed", diversity=0.0))
-                weight = kw.FRAGMENT_WEIGHT
-                kw.FRAGMENT_WEIGHT = 1.0
+                weight, phrases = kw.FRAGMENT_WEIGHT, kw.phrases
                 try:
+                    kw.FRAGMENT_WEIGHT = 1.0
                     for method in kw.METHODS:
                         record(f"  {method}, fragments weighted 1", *run_ours(idx, docs, method))
+                    # The usual candidate set: every 1-3-gram between stop words, all alike.
+                    kw.phrases = lambda text, max_words=kw.MAX_WORDS: [
+                        (p, True) for p in kw.candidates(text, max_words)]
+                    for method in kw.METHODS:
+                        record(f"  {method}, every 1-3-gram alike", *run_ours(idx, docs, method))
                 finally:
-                    kw.FRAGMENT_WEIGHT = weight
+                    kw.FRAGMENT_WEIGHT, kw.phrases = weight, phrases
     if not args.no_yake:
         record("YAKE (n=3, dedup 0.9)", *run_yake(docs))
     if not args.no_keybert:
-        for name, (predicted, seconds) in run_keybert(docs).items():
-            record(name, predicted, seconds, "ngram 1-3, stop_words=english; embedding time shared by the three")
+        for name, (predicted, seconds, cpu) in run_keybert(docs).items():
+            record(name, predicted, seconds, cpu, "ngram 1-3, stop_words=english; embedding time shared by the three")
     load_after = os.getloadavg()
 
     ours = [r for r in rows if r["method"].startswith("semsearch")]
@@ -205,19 +222,22 @@ def main() -> None:
         "ahead_of_every_baseline": all(best["F1@10"] > r["F1@10"] for r in baselines),
     }
     if keybert:
-        keybert_per_doc = min(r["seconds_per_doc"] for r in keybert)
-        with_indexing = embed["seconds_per_doc"] + index_seconds / len(docs)
-        summary["keybert_over_embed_speed"] = round(keybert_per_doc / embed["seconds_per_doc"], 1)
-        summary["keybert_over_embed_plus_indexing_speed"] = round(keybert_per_doc / with_indexing, 1)
+        timings = (("", "seconds_per_doc", index_seconds), ("cpu_", "cpu_seconds_per_doc", index_cpu))
+        for unit, key, index_time in timings:
+            keybert_per_doc = min(r[key] for r in keybert)
+            with_indexing = embed[key] + index_time / len(docs)
+            summary[f"keybert_over_embed_{unit}speed"] = round(keybert_per_doc / embed[key], 1)
+            summary[f"keybert_over_embed_plus_indexing_{unit}speed"] = round(keybert_per_doc / with_indexing, 1)
 
     print(f"\nInspec {args.split}, {len(docs)} documents, gold = all uncontrolled keyphrases "
           f"(load average {load_before[0]:.1f} -> {load_after[0]:.1f})\n")
-    print("| method | F1@5 | F1@10 | P@10 | R@10 | s/doc |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| method | F1@5 | F1@10 | P@10 | R@10 | s/doc (wall) | CPU s/doc |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['method'].strip()} | {r['F1@5']:.3f} | {r['F1@10']:.3f} | {r['P@10']:.3f} | {r['R@10']:.3f} "
-              f"| {r['seconds_per_doc']:.4f} |")
-    print(f"\nindexing (chunk, embed, store, document frequencies): {index_seconds / len(docs):.4f} s/doc")
+              f"| {r['seconds_per_doc']:.4f} | {r['cpu_seconds_per_doc']:.4f} |")
+    print(f"\nindexing (chunk, embed, store, document frequencies): {index_seconds / len(docs):.4f} s/doc, "
+          f"{index_cpu / len(docs):.4f} CPU s/doc")
     for key, value in summary.items():
         print(f"{key}: {value}")
     if args.split == "test":
@@ -227,6 +247,7 @@ def main() -> None:
         args.json.write_text(json.dumps({
             "split": args.split, "documents": len(docs), "layers": layers, "top_requested": TOP,
             "index_seconds": round(index_seconds, 2), "index_seconds_per_doc": round(index_seconds / len(docs), 4),
+            "index_cpu_seconds_per_doc": round(index_cpu / len(docs), 4),
             "load_average": [round(load_before[0], 2), round(load_after[0], 2)],
             "rows": rows, "summary": summary,
         }, indent=2) + "\n")

@@ -318,7 +318,7 @@ def textrank(
         return []
     ranks = word_ranks(text, window, damping)
     top = max(ranks.values())
-    scores = np.array([sum(ranks[w] for w in p.split()) / top for p in unique])
+    scores = np.array([sum(ranks.get(w, 0.0) for w in p.split()) / top for p in unique])
     return _ranked(unique, scores * weights, n)
 
 
