@@ -1,7 +1,7 @@
 """Inspec keyphrases: F1@5 / F1@10 of every `semsearch keywords` method beside YAKE and KeyBERT.
 
-Usage:  python bench/keyphrases_inspec.py [--split test] [--limit N] [--json OUT] [--layers auto]
-                                          [--no-keybert] [--no-yake] [--ablations]
+Usage:  python bench/keyphrases_inspec.py [--split test] [--limit N] [--slice 100] [--json OUT]
+                                          [--layers auto] [--no-keybert] [--no-yake] [--ablations]
 
 Protocol (the usual one for Inspec, and the one of ../shared/data/inspec/BASELINES.md):
 gold = the `keyphrases` field (the "uncontrolled" indexer terms, ALL of them, including
@@ -11,23 +11,27 @@ de-duplicated after stemming and cut at k; P@k = correct / k, R@k = correct / #g
 F1 per document, macro-averaged over documents.  Every method is asked for 20 phrases.
 
 Our methods run the way a user runs them: the documents are indexed into a temporary
-index with the bundled model (`Index.add`; model loading is not timed), then `Index.keywords_many` extracts the
-key phrases of every document (what `semsearch keywords --all` does).  TF-IDF's
-document frequencies are those of the index, i.e. of the evaluated documents.
+index with the bundled model (`Index.add`; loading the model is not timed), then
+`Index.keywords_many` extracts the key phrases (what `semsearch keywords --all` does).
+TF-IDF's document frequencies are those of the index, i.e. of the evaluated documents.
+
+Every method runs on a slice of the documents (100 by default), then the next method on
+the same slice, and so on slice after slice, so that all of them see the same machine load
+(this machine is shared); figures are summed over the slices.
 
 Baselines, measured in the same run on the same documents:
 - YAKE (yake 0.7, n=3, dedup_lim 0.9), one call per document;
 - KeyBERT (0.9) with the same MiniLM through sentence-transformers, the fair
-  configuration: keyphrase_ngram_range=(1, 3), stop_words="english", all documents in
+  configuration: keyphrase_ngram_range=(1, 3), stop_words="english", a whole slice in
   one call (its fast path); plain, and with MMR at diversity 0.2 and 0.5.  The
   embeddings (`extract_embeddings`) are computed once and shared by the three
   variants; each variant's time is that embedding time plus its own selection time.
 
 Times are wall seconds per document on this machine, whatever else it is running (each
-row records the load average), and CPU seconds per document (all threads of this
-process), which other processes disturb less.  For `embed`, `s/doc` excludes embedding the document
-itself, which indexing already did; the index time per document is printed too, and
-the speed ratio against KeyBERT is given both with and without it.
+row records the mean load average), and CPU seconds per document (all threads of this
+process), which other processes disturb less.  For `embed`, `s/doc` excludes embedding
+the document itself, which indexing already did; the index time per document is printed
+too, and the speed ratio against KeyBERT is given both with and without it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import sys
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -110,7 +115,7 @@ class Clock:
 
 def run_ours(idx: Index, docs: list[dict], method: str, **options) -> tuple[list[list[str]], float, float]:
     clock = Clock()
-    found = dict(idx.keywords_many(method=method, n=TOP, **options))
+    found = dict(idx.keywords_many([d["id"] for d in docs], method=method, n=TOP, **options))
     return [[k.phrase for k in found[d["id"]]] for d in docs], *clock.read()
 
 
@@ -123,29 +128,37 @@ def run_yake(docs: list[dict]) -> tuple[list[list[str]], float, float]:
     return predicted, *clock.read()
 
 
-def run_keybert(docs: list[dict]) -> dict[str, tuple[list[list[str]], float, float]]:
-    from keybert import KeyBERT
-    from sentence_transformers import SentenceTransformer
+class KeyBERTBaseline:
+    """KeyBERT with the bundled MiniLM through sentence-transformers (loaded once, not timed)."""
 
-    from semsearch.embedding import bundled_model_path
+    VARIANTS = (("KeyBERT plain", {}), ("KeyBERT MMR 0.2", {"use_mmr": True, "diversity": 0.2}),
+                ("KeyBERT MMR 0.5", {"use_mmr": True, "diversity": 0.5}))
 
-    model = KeyBERT(model=SentenceTransformer(str(bundled_model_path()), device="cpu"))  # loading not timed
-    texts = [d["text"] for d in docs]
-    config = {"keyphrase_ngram_range": (1, 3), "stop_words": "english"}
-    clock = Clock()
-    doc_embeddings, word_embeddings = model.extract_embeddings(texts, **config)
-    embedding_wall, embedding_cpu = clock.read()
-    results = {}
-    for name, extra in (("KeyBERT plain", {}), ("KeyBERT MMR 0.2", {"use_mmr": True, "diversity": 0.2}),
-                        ("KeyBERT MMR 0.5", {"use_mmr": True, "diversity": 0.5})):
+    def __init__(self) -> None:
+        from keybert import KeyBERT
+        from sentence_transformers import SentenceTransformer
+
+        from semsearch.embedding import bundled_model_path
+
+        self.model = KeyBERT(model=SentenceTransformer(str(bundled_model_path()), device="cpu"))
+
+    def run(self, docs: list[dict]) -> dict[str, tuple[list[list[str]], float, float]]:
+        texts = [d["text"] for d in docs]
+        config = {"keyphrase_ngram_range": (1, 3), "stop_words": "english"}
         clock = Clock()
-        found = model.extract_keywords(texts, top_n=TOP, doc_embeddings=doc_embeddings,
-                                       word_embeddings=word_embeddings, **config, **extra)
-        wall, cpu = clock.read()
-        if len(texts) == 1:
-            found = [found]
-        results[name] = ([[phrase for phrase, _ in row] for row in found], embedding_wall + wall, embedding_cpu + cpu)
-    return results
+        doc_embeddings, word_embeddings = self.model.extract_embeddings(texts, **config)
+        embedding_wall, embedding_cpu = clock.read()
+        results = {}
+        for name, extra in self.VARIANTS:
+            clock = Clock()
+            found = self.model.extract_keywords(texts, top_n=TOP, doc_embeddings=doc_embeddings,
+                                                word_embeddings=word_embeddings, **config, **extra)
+            seconds, cpu_seconds = clock.read()
+            if len(texts) == 1:
+                found = [found]
+            results[name] = ([[phrase for phrase, _ in row] for row in found],
+                             embedding_wall + seconds, embedding_cpu + cpu_seconds)
+        return results
 
 
 def main() -> None:
@@ -155,11 +168,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N documents (baselines run on the same N)")
     parser.add_argument("--layers", help="layer recipe of the temporary index (default auto = the model's own)")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    parser.add_argument("--slice", type=int, default=100,
+                        help="documents per slice: every method runs on one slice after the other (default 100)")
     parser.add_argument("--no-yake", action="store_true")
     parser.add_argument("--no-keybert", action="store_true", help="skip KeyBERT (about 3 s per document)")
     parser.add_argument("--ablations", action="store_true",
-                        help="also: embed without MMR; every method with fragments weighted like whole chunks; "
-                        "every method over all 1-3-grams alike (no chunk preference)")
+                        help="also: embed without its TextRank pool, and without MMR; every method with "
+                        "fragments weighted like whole chunks; every method over all 1-3-grams alike")
     args = parser.parse_args()
     path = args.data / f"{args.split}.jsonl"
     if not path.exists():
@@ -168,49 +183,77 @@ def main() -> None:
     docs = load(path, args.limit)
     gold = [d["keyphrases"] for d in docs]
     load_before = os.getloadavg()
-    rows: list[dict] = []
+    predicted: dict[str, list[list[str]]] = {}
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    loads: dict[str, list[float]] = {}
 
-    def record(name: str, predicted: list[list[str]], seconds: float, cpu: float, note: str = "") -> None:
-        row = {"method": name, **evaluate(predicted, gold), "seconds": round(seconds, 2),
-               "seconds_per_doc": round(seconds / len(docs), 4), "cpu_seconds_per_doc": round(cpu / len(docs), 4),
-               "load_average": round(os.getloadavg()[0], 2), "note": note}
-        rows.append(row)
-        print(f"  {name:<34} F1@5 {row['F1@5']:.3f}  F1@10 {row['F1@10']:.3f}  {row['seconds_per_doc']:.4f} s/doc "
-              f"{row['cpu_seconds_per_doc']:.4f} CPU s/doc (load {row['load_average']})", file=sys.stderr, flush=True)
+    def add(name: str, found: list[list[str]], seconds: float, cpu_seconds: float, note: str = "") -> None:
+        predicted.setdefault(name, []).extend(found)
+        wall[name] = wall.get(name, 0.0) + seconds
+        cpu[name] = cpu.get(name, 0.0) + cpu_seconds
+        loads.setdefault(name, []).append(os.getloadavg()[0])
+        notes[name] = note
 
+    @contextmanager
+    def patched(**values):
+        saved = {key: getattr(kw, key) for key in values}
+        for key, value in values.items():
+            setattr(kw, key, value)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                setattr(kw, key, value)
+
+    def every_ngram(text, max_words=kw.MAX_WORDS):  # the usual candidate set: all 1-3-grams, all alike
+        return [(p, True) for p in kw.candidates(text, max_words)]
+
+    ours = [("semsearch tfidf", "tfidf", {}, {}), ("semsearch textrank", "textrank", {}, {}),
+            (f"semsearch embed (MMR {kw.DEFAULT_DIVERSITY})", "embed", {}, {})]
+    if args.ablations:
+        ours += [
+            ("  embed, every candidate embedded (pool 0)", "embed", {"pool": 0}, {}),
+            ("  embed, no MMR", "embed", {"diversity": 0.0}, {}),
+            *((f"  {m}, fragments weighted 1", m, {}, {"FRAGMENT_WEIGHT": 1.0}) for m in kw.METHODS),
+            *((f"  {m}, every 1-3-gram alike", m, {"pool": 0} if m == "embed" else {},
+               {"FRAGMENT_WEIGHT": 1.0, "phrases": every_ngram}) for m in kw.METHODS),
+        ]
+    keybert = None if args.no_keybert else KeyBERTBaseline()
     with tempfile.TemporaryDirectory() as workdir:
         with Index.open(Path(workdir) / "inspec", layers=args.layers) as idx:  # loads the model
             clock = Clock()
             idx.add([d["text"] for d in docs], ids=[d["id"] for d in docs])
             index_seconds, index_cpu = clock.read()
+            layers = idx.settings["layers"]
             print(f"indexed {len(docs)} {args.split} documents in {index_seconds:.1f}s "
                   f"({index_seconds / len(docs):.3f} s/doc), layers {idx.settings['layer_indices']}",
                   file=sys.stderr, flush=True)
-            layers = idx.settings["layers"]
-            for method, name in (("tfidf", "semsearch tfidf"), ("textrank", "semsearch textrank"),
-                                 ("embed", f"semsearch embed (MMR {kw.DEFAULT_DIVERSITY})")):
-                record(name, *run_ours(idx, docs, method))
-            if args.ablations:
-                record("  embed, no MMR", *run_ours(idx, docs, "embed", diversity=0.0))
-                weight, phrases = kw.FRAGMENT_WEIGHT, kw.phrases
-                try:
-                    kw.FRAGMENT_WEIGHT = 1.0
-                    for method in kw.METHODS:
-                        record(f"  {method}, fragments weighted 1", *run_ours(idx, docs, method))
-                    # The usual candidate set: every 1-3-gram between stop words, all alike.
-                    kw.phrases = lambda text, max_words=kw.MAX_WORDS: [
-                        (p, True) for p in kw.candidates(text, max_words)]
-                    for method in kw.METHODS:
-                        record(f"  {method}, every 1-3-gram alike", *run_ours(idx, docs, method))
-                finally:
-                    kw.FRAGMENT_WEIGHT, kw.phrases = weight, phrases
-    if not args.no_yake:
-        record("YAKE (n=3, dedup 0.9)", *run_yake(docs))
-    if not args.no_keybert:
-        for name, (predicted, seconds, cpu) in run_keybert(docs).items():
-            record(name, predicted, seconds, cpu, "ngram 1-3, stop_words=english; embedding time shared by the three")
+            # Every method runs on each slice in turn, so that all of them see the same machine load.
+            for start in range(0, len(docs), args.slice):
+                part = docs[start : start + args.slice]
+                for name, method, options, module in ours:
+                    with patched(**module):
+                        add(name, *run_ours(idx, part, method, **options))
+                if not args.no_yake:
+                    add("YAKE (n=3, dedup 0.9)", *run_yake(part))
+                if keybert is not None:
+                    for name, (found, seconds, cpu_seconds) in keybert.run(part).items():
+                        add(name, found, seconds, cpu_seconds,
+                            "ngram 1-3, stop_words=english; embedding time shared by the three")
+                print(f"  {start + len(part)}/{len(docs)} documents", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
+    rows = []
+    for name in predicted:
+        rows.append({"method": name, **evaluate(predicted[name], gold), "seconds": round(wall[name], 2),
+                     "seconds_per_doc": round(wall[name] / len(docs), 4),
+                     "cpu_seconds_per_doc": round(cpu[name] / len(docs), 4),
+                     "load_average": round(sum(loads[name]) / len(loads[name]), 2), "note": notes[name]})
 
+    for r in rows:
+        print(f"  {r['method']:<42} F1@5 {r['F1@5']:.3f}  F1@10 {r['F1@10']:.3f}  {r['seconds_per_doc']:.4f} s/doc "
+              f"{r['cpu_seconds_per_doc']:.4f} CPU s/doc", file=sys.stderr)
     ours = [r for r in rows if r["method"].startswith("semsearch")]
     baselines = [r for r in rows if not r["method"].startswith(("semsearch", " "))]
     best = max(ours, key=lambda r: r["F1@10"])

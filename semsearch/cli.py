@@ -348,7 +348,7 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
     \b
     Examples:
       semsearch keywords data/articles/photosynthesis.md -n 5
-      semsearch keywords n12 --method embed --diversity 0.5 --json
+      semsearch keywords note-004 --method embed --diversity 0.5 --json
       semsearch keywords --text "Glaciers carve valleys as they flow downhill." --method textrank
       semsearch keywords --all --method tfidf --out keywords.jsonl
     """

@@ -489,13 +489,16 @@ class Index:
 
     # -- keywords and topics ----------------------------------------------------
     @staticmethod
-    def _keyword_options(method: str, n: int, diversity: float | None, max_words: int) -> float:
+    def _keyword_options(method: str, n: int, diversity: float | None, max_words: int,
+                         pool: int | None = None) -> float:
         if method not in kw.METHODS:
             raise SemsearchError(f"unknown keyword method {method!r}: use one of {', '.join(kw.METHODS)}")
         if n < 1:
             raise SemsearchError(f"n must be at least 1, not {n}")
         if not 1 <= max_words <= kw.MAX_WORDS:
             raise SemsearchError(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words}")
+        if pool is not None and (method != "embed" or pool < 0):
+            raise SemsearchError(f"pool applies to the embed method only and is 0 (all) or more, not {pool}")
         if diversity is None:
             return kw.DEFAULT_DIVERSITY
         if method != "embed":
@@ -516,7 +519,7 @@ class Index:
 
     def _extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
                  encode: Callable[[list[str]], np.ndarray] | None = None,
-                 documents: int | None = None) -> list[kw.Keyword]:
+                 documents: int | None = None, pool: int | None = None) -> list[kw.Keyword]:
         if method == "textrank":
             return kw.textrank(text, n, max_words=max_words)
         if method == "tfidf":
@@ -530,7 +533,7 @@ class Index:
         vector = (self.store.document_vector(pk, self.settings["dimension"]) if pk is not None
                   else self._text_vector(text))
         return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
-                        max_words=max_words)
+                        max_words=max_words, pool=pool)
 
     def keywords(
         self,
@@ -541,15 +544,18 @@ class Index:
         n: int = 10,
         diversity: float | None = None,
         max_words: int = kw.MAX_WORDS,
+        pool: int | None = None,
     ) -> list[kw.Keyword]:
         """Key phrases of a stored document (``doc_id``) or of any ``text``, best first.
 
         ``method``: ``tfidf`` (document frequencies from the whole index), ``textrank``
         (word graph + PageRank) or ``embed`` (cosine to the document with this index's
-        embedder, and MMR; ``diversity`` 0..1, default 0.2).  Returns ``Keyword(phrase,
-        score)`` tuples; see :mod:`semsearch.keywords` for how candidates are formed.
+        embedder, and MMR; ``diversity`` 0..1, default 0.2; ``pool``: how many of the
+        best candidates by TextRank to embed, default max(20, n + 10), 0 = all).
+        Returns ``Keyword(phrase, score)`` tuples; see :mod:`semsearch.keywords` for how
+        candidates are formed.
         """
-        diversity = self._keyword_options(method, n, diversity, max_words)
+        diversity = self._keyword_options(method, n, diversity, max_words, pool)
         if (doc_id is None) == (text is None):
             raise SemsearchError("give a document id or a text (one of them)")
         pk = None
@@ -560,7 +566,7 @@ class Index:
             text, pk = record["text"], record["pk"]
         if not text or not text.strip():
             raise SemsearchError("the text is empty: nothing to extract keywords from")
-        return self._extract(text, pk, method, n, diversity, max_words)
+        return self._extract(text, pk, method, n, diversity, max_words, pool=pool)
 
     def keywords_many(
         self,
@@ -570,6 +576,7 @@ class Index:
         n: int = 10,
         diversity: float | None = None,
         max_words: int = kw.MAX_WORDS,
+        pool: int | None = None,
         show_progress: bool = False,
     ) -> Iterator[tuple[str, list[kw.Keyword]]]:
         """``(doc id, keywords)`` for the given documents (default: all, in the order added).
@@ -580,7 +587,7 @@ class Index:
         """
         from tqdm.auto import tqdm
 
-        diversity = self._keyword_options(method, n, diversity, max_words)
+        diversity = self._keyword_options(method, n, diversity, max_words, pool)
         if doc_ids is None:
             total = self.store.counts()["documents"]
             rows: Iterable[tuple[int, str, str]] = self.store.iter_texts()
@@ -602,9 +609,10 @@ class Index:
                 if not group:
                     break
                 if cache is not None:
-                    cache.prefetch(p for _, _, text in group for p, _ in kw.phrases(text, max_words))
+                    cache.prefetch(p for _, _, text in group
+                                   for p in kw.embed_pool(text, n, max_words=max_words, pool=pool)[0])
                 for pk, doc_id, text in group:
-                    yield doc_id, self._extract(text, pk, method, n, diversity, max_words, cache, documents)
+                    yield doc_id, self._extract(text, pk, method, n, diversity, max_words, cache, documents, pool)
                     progress.update(1)
         finally:
             progress.close()

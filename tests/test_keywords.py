@@ -1,5 +1,6 @@
 import json
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -8,6 +9,8 @@ from click.testing import CliRunner
 from semsearch import Index, SemsearchError
 from semsearch.cli import cli
 from semsearch.keywords import (
+    EMBED_POOL,
+    EMBED_POOL_FREQUENT,
     FRAGMENT_WEIGHT,
     Keyword,
     PhraseVectors,
@@ -15,6 +18,7 @@ from semsearch.keywords import (
     class_tfidf,
     document_terms,
     embed,
+    embed_pool,
     lda_topics,
     mmr,
     pagerank,
@@ -163,6 +167,31 @@ def test_embed_uses_the_given_encoder_and_document_vector(tiny_embedder):
 
     embed(GRAPH_TEXT, encode, n=3, document_vector=vectors[-1])
     assert GRAPH_TEXT not in calls[0] and len(calls) == 1
+
+
+def test_embed_pool_keeps_the_best_candidates_by_textrank_and_the_most_frequent(tiny_embedder):
+    names = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
+             "upsilon phi chi psi omega aleph beth gimel daleth").split()
+    text = ". ".join(f"{name} system" for name in names) + ". Quasar. Quasar. Quasar."
+    everything, _ = embed_pool(text, 10, pool=0)
+    assert len(everything) == len(names) + 1
+    counts = Counter(p for p, _ in phrases(text))
+    frequent = sorted(everything, key=lambda p: -counts[p])[:EMBED_POOL_FREQUENT]
+    assert frequent[0] == "quasar"
+    pooled, weights = embed_pool(text, 10)
+    best = [k.phrase for k in textrank(text, n=max(EMBED_POOL, 10 + 10))]
+    assert "quasar" not in best  # a lone word is weakly connected in the word graph ...
+    assert set(pooled) == set(best) | set(frequent) and len(weights) == len(pooled)  # ... but frequent
+    assert len(embed_pool(text, 40)[0]) == len(everything)
+    seen = []
+
+    def encode(texts):
+        seen.extend(texts)
+        return tiny_embedder.encode(texts)
+
+    found = embed(text, encode, n=3, pool=5, document_vector=tiny_embedder.encode([text])[0])
+    best = [k.phrase for k in textrank(text, n=5)]
+    assert set(seen) == set(best) | set(frequent) and {k.phrase for k in found} <= set(seen)
 
 
 def test_phrase_vectors_cache_embeds_each_phrase_once(tiny_embedder):
@@ -328,6 +357,8 @@ def test_index_keywords_by_id_and_text(df_index):
     (lambda idx: idx.keywords("a", text="x"), "one of them"),
     (lambda idx: idx.keywords(), "one of them"),
     (lambda idx: idx.keywords("a", max_words=4), "max_words"),
+    (lambda idx: idx.keywords("a", method="tfidf", pool=5), "pool applies to the embed method only"),
+    (lambda idx: idx.keywords("a", method="embed", pool=-1), "pool applies"),
     (lambda idx: list(idx.keywords_many(["a", "nope"])), "no document 'nope'"),
     (lambda idx: idx.topics(n=0), "n must be at least 1"),
     (lambda idx: idx.topics(method="nmf"), "unknown topic method"),
