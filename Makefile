@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench bench-clustering clean
+.PHONY: setup demo test lint bench bench-clustering bench-keyphrases clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,11 @@ bench: setup
 
 bench-clustering: setup
 	$(BIN)/python bench/clustering_agnews.py --json bench/results/clustering_agnews.json
+
+# Inspec keyphrases beside YAKE and KeyBERT (about 3 s per document for KeyBERT: try LIMIT=100).
+bench-keyphrases: setup
+	$(BIN)/pip install -e '.[bench]'
+	$(BIN)/python bench/keyphrases_inspec.py $(if $(LIMIT),--limit $(LIMIT))
 
 clean:
 	rm -rf demo-index .pytest_cache .ruff_cache

@@ -12,10 +12,13 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .clustering import METHODS, NOISE, PROJECTIONS, Clustering
+from .clustering import METHODS as CLUSTER_METHODS
+from .clustering import NOISE, PROJECTIONS, Clustering
 from .errors import SemsearchError
-from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, Index
+from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
 from .indexing import METRICS
+from .keywords import DEFAULT_DIVERSITY, MAX_WORDS, Keyword
+from .keywords import METHODS as KEYWORD_METHODS
 from .reading import RecordFields, read_inputs
 from .searching import MODES, Hit
 
@@ -84,6 +87,8 @@ def cli(quiet: bool) -> None:
       semsearch index docs/ notes.jsonl --text-field body
       semsearch search "how do vaccines train the immune system" -k 5
       semsearch cluster --method hdbscan --plot clusters.png
+      semsearch keywords docs/report.md --method embed
+      semsearch topics -n 8
       semsearch info
 
     Every command takes -i/--index DIR (default: $SEMSEARCH_INDEX, else ./.semsearch).
@@ -477,9 +482,82 @@ def _print_clustering(idx: Index, result: Clustering, cluster: int | None = None
             click.echo(" " * 15 + _doc_line(idx, c.representative[0], width - 15))
 
 
+def _keywords_record(doc_id: str | None, found: list[Keyword]) -> str:
+    return json.dumps({"id": doc_id, "keywords": [k.to_dict() for k in found]}, ensure_ascii=False)
+
+
+def _print_keywords(found: list[Keyword]) -> None:
+    if not found:
+        click.echo("No keywords (the text has no words outside the stop list).")
+    for rank, (phrase, score) in enumerate(found, start=1):
+        click.echo(f"{rank:>3}  {score:.4f}  {phrase}")
+
+
+@cli.command()
+@click.argument("doc_ids", nargs=-1)
+@index_option
+@click.option("--text", help="Extract from this text instead of a stored document (- reads standard input).")
+@click.option("--all", "all_documents", is_flag=True, help="Every document in the index, as JSON lines.")
+@click.option("-n", "n", type=click.IntRange(1), default=10, show_default=True, help="Key phrases per document.")
+@click.option("--method", type=click.Choice(KEYWORD_METHODS), default="tfidf", show_default=True,
+              help="tfidf: document frequencies of the whole index; textrank: word graph + PageRank; "
+              "embed: cosine to the document with the index's embedder, diversified with MMR.")
+@click.option("--diversity", type=click.FloatRange(0, 1),
+              help=f"embed only: MMR trade-off, 0 = most relevant, 1 = most varied (default {DEFAULT_DIVERSITY}).")
+@click.option("--max-words", type=click.IntRange(1, MAX_WORDS), default=MAX_WORDS, show_default=True,
+              help="Longest phrase, in words.")
+@click.option("-o", "--out", type=click.File("w"), help="With --all: write the JSON lines to this file.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar with --all (default: on a terminal).")
+@json_option
+def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max_words, out, progress, as_json):
+    """Key phrases of stored documents (DOC_IDs), of --text, or of --all documents.
+
+    Candidates are 1-3-word phrases of the text that never cross a stop word or
+    punctuation (English stop list). --json and --all write one JSON object per
+    document: {"id": ..., "keywords": [{"phrase": ..., "score": ...}, ...]}, best first.
+
+    \b
+    Examples:
+      semsearch keywords data/articles/photosynthesis.md -n 5
+      semsearch keywords note-004 --method embed --diversity 0.5 --json
+      semsearch keywords --text "Glaciers carve valleys as they flow downhill." --method textrank
+      semsearch keywords --all --method tfidf --out keywords.jsonl
+    """
+    if sum([bool(doc_ids), text is not None, all_documents]) != 1:
+        raise click.UsageError("give DOC_IDs, --text TEXT or --all (one of them)")
+    if out is not None and not all_documents:
+        raise click.UsageError("--out goes with --all")
+    if text == "-":
+        text = sys.stdin.read()
+    with Index.open(index_path, create=False) as idx:
+        if all_documents:
+            show = sys.stderr.isatty() if progress is None else progress
+            count = 0
+            for doc_id, found in idx.keywords_many(method=method, n=n, diversity=diversity, max_words=max_words,
+                                                   show_progress=show):
+                click.echo(_keywords_record(doc_id, found), file=out)
+                count += 1
+            if out is not None:
+                click.echo(f"Wrote the {method} keywords of {count} document(s) to {out.name}.", err=True)
+            return
+        if text is not None:
+            results = [(None, idx.keywords(text=text, method=method, n=n, diversity=diversity,
+                                           max_words=max_words))]
+        else:
+            results = [(doc_id, idx.keywords(doc_id, method=method, n=n, diversity=diversity, max_words=max_words))
+                       for doc_id in doc_ids]
+    for i, (doc_id, found) in enumerate(results):
+        if as_json:
+            click.echo(_keywords_record(doc_id, found))
+            continue
+        if len(results) > 1:
+            click.echo(("\n" if i else "") + click.style(doc_id, bold=True))
+        _print_keywords(found)
+
+
 @cli.command()
 @index_option
-@click.option("--method", type=click.Choice(METHODS), default="kmeans", show_default=True,
+@click.option("--method", type=click.Choice(CLUSTER_METHODS), default="kmeans", show_default=True,
               help="kmeans: spherical K-means (FAISS); dbscan (scikit-learn); hdbscan (the hdbscan package).")
 @click.option("-k", "k", metavar="N|auto",
               help="K-means: the number of clusters, or auto: the best silhouette for k in 2..--k-max (default).")
@@ -638,6 +716,47 @@ def clusters_delete(ctx, name, index_path, as_json):
         _echo_json({"deleted": name})
     else:
         click.echo(f"Deleted clustering {name!r}.", err=True)
+
+
+@cli.command()
+@index_option
+@click.option("--method", type=click.Choice(TOPIC_METHODS), default="lda", show_default=True,
+              help="lda: scikit-learn Latent Dirichlet Allocation over the documents' word counts.")
+@click.option("-n", "n", type=click.IntRange(1), default=10, show_default=True, help="Number of topics.")
+@click.option("--words", type=click.IntRange(1), default=10, show_default=True, help="Top words shown per topic.")
+@click.option("--documents", "show_documents", is_flag=True,
+              help="List each topic's documents (those whose largest topic it is), with the topic's share.")
+@click.option("--topic", "only_topic", type=click.IntRange(0), help="Show only this topic.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the model.")
+@json_option
+def topics(index_path, method, n, words, show_documents, only_topic, seed, as_json):
+    """Topics of the whole corpus: top words and weight of each, largest first.
+
+    A topic's weight is its share of the corpus (the mean of the documents' topic
+    proportions). Fitting runs over all documents on each call; --seed fixes the result.
+
+    \b
+    Examples:
+      semsearch topics -n 8
+      semsearch topics -n 8 --documents --topic 3
+      semsearch topics --method lda -n 10 --json
+    """
+    if only_topic is not None and only_topic >= n:
+        raise click.UsageError(f"--topic {only_topic} is out of range: topics are numbered 0..{n - 1}")
+    with Index.open(index_path, create=False) as idx:
+        found = idx.topics(method, n, words=words, seed=seed)
+    if only_topic is not None:
+        found = [t for t in found if t.topic == only_topic]
+    if as_json:
+        _echo_json([t.to_dict(with_documents=show_documents) for t in found])
+        return
+    for i, topic in enumerate(found):
+        heading = f"Topic {topic.topic}  weight {topic.weight:.3f}  ({len(topic.documents)} documents)"
+        click.echo(("\n" if i else "") + click.style(heading, bold=True))
+        click.echo("  " + ", ".join(f"{w.phrase} ({w.score:.3f})" for w in topic.words))
+        if show_documents:
+            for doc_id, share in topic.documents:
+                click.echo(f"    {share:.3f}  {doc_id}")
 
 
 def main() -> None:

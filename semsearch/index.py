@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import keywords as kw
 from .chunking import check_chunking, chunk_text, default_overlap
 from .clustering import (
     DEFAULT_SEED,
@@ -49,6 +50,11 @@ LOCK_FILE = "write.lock"
 # Chunks embedded and committed together: bounds memory, and is the unit of work
 # an interrupted run can lose.
 COMMIT_CHUNKS = 256
+# Keyword extraction over many documents: documents whose candidate phrases are embedded
+# together (shared phrases once, in big batches of short texts), and that batch size.
+KEYWORD_GROUP = 64
+PHRASE_BATCH = 256
+TOPIC_METHODS = ("lda",)
 
 Filters = Mapping[str, object] | Sequence[tuple[str, object]] | None
 # A cluster of a stored clustering run: "NAME:LABEL" or (name, label).
@@ -692,6 +698,178 @@ class Index:
         labels = np.array([run.assignments[ids[i]] for i in keep], dtype=np.int64)
         return self._plot(vectors[keep], labels, run.clusters, path, projection, int(run.params.get("seed", 0)),
                           heading=f"{name}: {len(keep)} documents")
+
+    # -- keywords and topics ----------------------------------------------------
+    @staticmethod
+    def _keyword_options(method: str, n: int, diversity: float | None, max_words: int,
+                         pool: int | None = None) -> float:
+        if method not in kw.METHODS:
+            raise SemsearchError(f"unknown keyword method {method!r}: use one of {', '.join(kw.METHODS)}")
+        if n < 1:
+            raise SemsearchError(f"n must be at least 1, not {n}")
+        if not 1 <= max_words <= kw.MAX_WORDS:
+            raise SemsearchError(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words}")
+        if pool is not None and (method != "embed" or pool < 0):
+            raise SemsearchError(f"pool applies to the embed method only and is 0 (all) or more, not {pool}")
+        if diversity is None:
+            return kw.DEFAULT_DIVERSITY
+        if method != "embed":
+            raise SemsearchError(f"diversity applies to the embed method only, not {method}")
+        if not 0.0 <= diversity <= 1.0:
+            raise SemsearchError(f"diversity must be between 0 and 1, not {diversity}")
+        return float(diversity)
+
+    def _encode_phrases(self, phrases: list[str]) -> np.ndarray:
+        return self.embedder.encode(phrases, batch_size=PHRASE_BATCH)
+
+    def _text_vector(self, text: str) -> np.ndarray:
+        """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
+        chunks = chunk_text(text, self.embedder.tokenizer, self.settings["chunk_size"], self.settings["chunk_overlap"])
+        vectors = self.embedder.encode([c.text for c in chunks] or [text])
+        mean = vectors.mean(axis=0)
+        return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
+
+    def _extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
+                 encode: Callable[[list[str]], np.ndarray] | None = None,
+                 documents: int | None = None, pool: int | None = None) -> list[kw.Keyword]:
+        if method == "textrank":
+            return kw.textrank(text, n, max_words=max_words)
+        if method == "tfidf":
+            if documents is None:
+                documents = self.store.counts()["documents"]
+            terms = kw.document_terms(text)
+            df = self.store.document_frequencies(terms)
+            if pk is None:  # a text from outside counts as one more document
+                return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words)
+            return kw.tfidf(text, df, documents, n, max_words=max_words)
+        vector = (self.store.document_vector(pk, self.settings["dimension"]) if pk is not None
+                  else self._text_vector(text))
+        return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
+                        max_words=max_words, pool=pool)
+
+    def keywords(
+        self,
+        doc_id: str | None = None,
+        *,
+        text: str | None = None,
+        method: str = "tfidf",
+        n: int = 10,
+        diversity: float | None = None,
+        max_words: int = kw.MAX_WORDS,
+        pool: int | None = None,
+    ) -> list[kw.Keyword]:
+        """Key phrases of a stored document (``doc_id``) or of any ``text``, best first.
+
+        ``method``: ``tfidf`` (document frequencies from the whole index), ``textrank``
+        (word graph + PageRank) or ``embed`` (cosine to the document with this index's
+        embedder, and MMR; ``diversity`` 0..1, default 0.2; ``pool``: how many of the
+        best candidates by TextRank to embed, default max(20, n + 10), 0 = all).
+        Returns ``Keyword(phrase, score)`` tuples; see :mod:`semsearch.keywords` for how
+        candidates are formed.
+        """
+        diversity = self._keyword_options(method, n, diversity, max_words, pool)
+        if (doc_id is None) == (text is None):
+            raise SemsearchError("give a document id or a text (one of them)")
+        pk = None
+        if doc_id is not None:
+            record = self.store.document(doc_id)
+            if record is None:
+                raise SemsearchError(f"no document {doc_id!r} in the index")
+            text, pk = record["text"], record["pk"]
+        if not text or not text.strip():
+            raise SemsearchError("the text is empty: nothing to extract keywords from")
+        return self._extract(text, pk, method, n, diversity, max_words, pool=pool)
+
+    def keywords_many(
+        self,
+        doc_ids: Sequence[str] | None = None,
+        *,
+        method: str = "tfidf",
+        n: int = 10,
+        diversity: float | None = None,
+        max_words: int = kw.MAX_WORDS,
+        pool: int | None = None,
+        show_progress: bool = False,
+    ) -> Iterator[tuple[str, list[kw.Keyword]]]:
+        """``(doc id, keywords)`` for the given documents (default: all, in the order added).
+
+        The same ranking as :meth:`keywords`, faster over many documents: for ``embed``
+        the candidate phrases of a group of documents are embedded together, each
+        distinct phrase once.
+        """
+        from tqdm.auto import tqdm
+
+        diversity = self._keyword_options(method, n, diversity, max_words, pool)
+        if doc_ids is None:
+            total = self.store.counts()["documents"]
+            rows: Iterable[tuple[int, str, str]] = self.store.iter_texts()
+        else:
+            found = []
+            for doc_id in doc_ids:
+                record = self.store.document(doc_id)
+                if record is None:
+                    raise SemsearchError(f"no document {doc_id!r} in the index")
+                found.append((record["pk"], record["id"], record["text"]))
+            total, rows = len(found), found
+        documents = self.store.counts()["documents"]
+        cache = kw.PhraseVectors(self._encode_phrases) if method == "embed" else None
+        progress = tqdm(total=total, unit="doc", desc="Keywords", disable=not show_progress, dynamic_ncols=True)
+        try:
+            iterator = iter(rows)
+            while True:
+                group = [row for _, row in zip(range(KEYWORD_GROUP), iterator)]
+                if not group:
+                    break
+                if cache is not None:
+                    cache.prefetch(p for _, _, text in group
+                                   for p in kw.embed_pool(text, n, max_words=max_words, pool=pool)[0])
+                for pk, doc_id, text in group:
+                    yield doc_id, self._extract(text, pk, method, n, diversity, max_words, cache, documents, pool)
+                    progress.update(1)
+        finally:
+            progress.close()
+
+    def topics(
+        self,
+        method: str = "lda",
+        n: int = 10,
+        *,
+        words: int = 10,
+        max_words: int = 1,
+        seed: int = 0,
+        max_iter: int = 20,
+    ) -> list[kw.Topic]:
+        """Topics of the whole corpus, largest first: top words, share of the corpus, documents.
+
+        ``lda``: scikit-learn LatentDirichletAllocation with ``n`` topics over the
+        documents' word counts (``max_words`` > 1 counts phrases too).  Each topic lists
+        the documents it dominates (their largest topic), with the topic's share of each.
+        """
+        if method not in TOPIC_METHODS:
+            raise SemsearchError(f"unknown topic method {method!r}: use one of {', '.join(TOPIC_METHODS)}")
+        if n < 1:
+            raise SemsearchError(f"n must be at least 1, not {n}")
+        if words < 1:
+            raise SemsearchError(f"words must be at least 1, not {words}")
+        if not 1 <= max_words <= kw.MAX_WORDS:
+            raise SemsearchError(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words}")
+        ids, texts = [], []
+        for _, doc_id, text in self.store.iter_texts():
+            ids.append(doc_id)
+            texts.append(text)
+        if not texts:
+            raise SemsearchError("the index has no documents")
+        try:
+            topics, shares = kw.lda_topics(texts, n, top_words=words, max_words=max_words, seed=seed,
+                                           max_iter=max_iter)
+        except ValueError as exc:
+            raise SemsearchError(str(exc)) from None
+        dominant = shares.argmax(axis=1)
+        for topic in topics:
+            members = np.flatnonzero(dominant == topic.topic)
+            order = sorted(members, key=lambda i: (-shares[i, topic.topic], ids[i]))
+            topic.documents = [(ids[i], float(shares[i, topic.topic])) for i in order]
+        return sorted(topics, key=lambda t: (-t.weight, t.topic))
 
     def info(self) -> dict:
         """Counts, stored settings and sizes on disk."""

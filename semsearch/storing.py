@@ -9,7 +9,9 @@ generation it was built from, which is how a stale file is recognised.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +22,9 @@ import numpy as np
 import sqlite_utils
 
 from .errors import SemsearchError
+from .keywords import document_terms
+
+log = logging.getLogger("semsearch")
 
 FORMAT_VERSION = 1
 
@@ -92,6 +97,21 @@ CREATE TABLE IF NOT EXISTS cluster_assignments (
 CREATE INDEX IF NOT EXISTS cluster_assignments_label ON cluster_assignments(clustering, label);
 """
 CLUSTER_TABLES = ("clusterings", "clusters", "cluster_assignments")
+
+# Document frequencies for keyword TF-IDF (added after format 1 shipped: created and
+# filled on open when missing).  `term_df` holds, for every candidate phrase of up to
+# three words (keywords.document_terms), the number of documents containing it; it is
+# updated in the same transaction that inserts or deletes a document.  The settings key
+# `term_df_generation` records the generation it is exact for: every write transaction
+# of this version sets it, so a write by an older semsearch (which leaves it behind) is
+# noticed and the table rebuilt from the stored texts on the next open.  The document
+# count N is `SELECT count(*) FROM documents`, in the same database, so it cannot drift.
+TERMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS term_df (
+    term TEXT PRIMARY KEY,
+    df INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
 
 # Columns of `documents` a --where filter may name besides metadata fields.
 FILTERABLE_COLUMNS = ("id", "title", "source")
@@ -172,10 +192,10 @@ class Store:
     def create(cls, path: Path, settings: dict) -> Store:
         store = cls.connect(path)
         with store.transaction(bump=False):
-            for statement in _statements(SCHEMA + CLUSTER_SCHEMA):
+            for statement in _statements(SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA):
                 store.conn.execute(statement)
             for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
-                               "generation": 0, "faiss_generation": -1}.items():
+                               "generation": 0, "faiss_generation": -1, "term_df_generation": 0}.items():
                 store._put(key, value)
         return store
 
@@ -193,6 +213,11 @@ class Store:
             with store.transaction(bump=False):
                 for statement in _statements(CLUSTER_SCHEMA):
                     store.conn.execute(statement)
+        if not store.term_df_current():
+            try:
+                store.rebuild_term_df()
+            except sqlite3.OperationalError as exc:  # e.g. a read-only index: TF-IDF will say so
+                log.warning("could not build the keyword statistics of %s: %s", path, exc)
         return store
 
     def close(self) -> None:
@@ -226,6 +251,11 @@ class Store:
                 self.conn.execute(
                     "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
                 )
+                # Every write of this version keeps term_df exact (insert/delete_documents).
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO settings(key, value) "
+                    "SELECT 'term_df_generation', value FROM settings WHERE key = 'generation'"
+                )
                 self._put("updated", now())
             self.conn.execute("COMMIT")
         except BaseException:
@@ -240,12 +270,16 @@ class Store:
         ).fetchone()
 
     def delete_documents(self, pks: Iterable[int]) -> list[int]:
-        """Delete documents and their chunks; returns the deleted chunk ids."""
+        """Delete documents and their chunks (and their terms' counts); returns the deleted chunk ids."""
         chunk_ids: list[int] = []
         for pk in pks:
+            row = self.conn.execute("SELECT text FROM documents WHERE pk = ?", (pk,)).fetchone()
+            if row is None:
+                continue
             chunk_ids.extend(r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE document = ?", (pk,)))
             self.conn.execute("DELETE FROM chunks WHERE document = ?", (pk,))
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
+            self._count_terms(row[0], -1)
         return chunk_ids
 
     def insert_document(
@@ -270,6 +304,7 @@ class Store:
              len(chunks), added or stamp, stamp),
         )
         pk = cursor.lastrowid
+        self._count_terms(text, +1)
         ids = []
         for chunk, vector in zip(chunks, vectors):
             cursor = self.conn.execute(
@@ -517,6 +552,74 @@ class Store:
             "WHERE a.clustering = ? AND d.content_hash != a.content_hash", (name,),
         ).fetchone()[0]
         return {"added": added, "removed": removed, "changed": changed}
+
+    # -- document frequencies (keyword TF-IDF) --------------------------------
+    def _count_terms(self, text: str, delta: int) -> None:
+        """Add ``delta`` (+1 or -1) to the document frequency of each of the text's terms."""
+        terms = [(t,) for t in sorted(document_terms(text))]
+        if delta > 0:
+            self.conn.executemany(
+                "INSERT INTO term_df(term, df) VALUES (?, 1) ON CONFLICT(term) DO UPDATE SET df = df + 1", terms
+            )
+        else:
+            self.conn.executemany("UPDATE term_df SET df = df - 1 WHERE term = ?", terms)
+            self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", terms)
+
+    def term_df_current(self) -> bool:
+        """Whether ``term_df`` exists and is exact for the current generation."""
+        if "term_df" not in self.db.table_names():
+            return False
+        row = self.conn.execute("SELECT value FROM settings WHERE key = 'term_df_generation'").fetchone()
+        return row is not None and int(json.loads(row[0])) == self.generation()
+
+    def rebuild_term_df(self) -> int:
+        """(Re)compute ``term_df`` from every stored text; returns the number of documents read."""
+        started = time.perf_counter()
+        with self.transaction(bump=False):
+            if self.term_df_current():  # another process got here first
+                return 0
+            for statement in _statements(TERMS_SCHEMA):
+                self.conn.execute(statement)
+            self.conn.execute("DELETE FROM term_df")
+            counts: dict[str, int] = {}
+            documents = 0
+            for (text,) in self.conn.execute("SELECT text FROM documents"):
+                documents += 1
+                for term in document_terms(text):
+                    counts[term] = counts.get(term, 0) + 1
+            self.conn.executemany("INSERT INTO term_df(term, df) VALUES (?, ?)", counts.items())
+            self._put("term_df_generation", self.generation())
+        if documents:
+            log.info("built the keyword statistics (document frequencies) of %d documents in %.1fs",
+                     documents, time.perf_counter() - started)
+        return documents
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """``term -> df`` for those of ``terms`` that occur in some document."""
+        if not self.term_df_current():
+            raise SemsearchError(
+                "the keyword statistics of this index are out of date and could not be rebuilt "
+                "(is the index read-only?): open it once with write access"
+            )
+        terms = list(dict.fromkeys(terms))
+        found: dict[str, int] = {}
+        for start in range(0, len(terms), 500):
+            part = terms[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self.conn.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", part))
+        return found
+
+    def iter_texts(self) -> Iterator[tuple[int, str, str]]:
+        """``(pk, id, text)`` of every document, in insertion order."""
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT pk, id, text FROM documents WHERE pk > ? ORDER BY pk LIMIT 500", (last,)
+            ).fetchall()
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1][0]
 
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
