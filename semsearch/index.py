@@ -709,8 +709,10 @@ class Index:
             raise SemsearchError(f"n must be at least 1, not {n}")
         if not 1 <= max_words <= kw.MAX_WORDS:
             raise SemsearchError(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words}")
-        if pool is not None and (method != "embed" or pool < 0):
-            raise SemsearchError(f"pool applies to the embed method only and is 0 (all) or more, not {pool}")
+        if pool is not None and method != "embed":
+            raise SemsearchError(f"pool applies to the embed method only, not {method}")
+        if pool is not None and pool < 0:
+            raise SemsearchError(f"pool must be 0 (every candidate) or more, not {pool}")
         if diversity is None:
             return kw.DEFAULT_DIVERSITY
         if method != "embed":

@@ -358,7 +358,7 @@ def test_index_keywords_by_id_and_text(df_index):
     (lambda idx: idx.keywords(), "one of them"),
     (lambda idx: idx.keywords("a", max_words=4), "max_words"),
     (lambda idx: idx.keywords("a", method="tfidf", pool=5), "pool applies to the embed method only"),
-    (lambda idx: idx.keywords("a", method="embed", pool=-1), "pool applies"),
+    (lambda idx: idx.keywords("a", method="embed", pool=-1), "pool must be 0"),
     (lambda idx: list(idx.keywords_many(["a", "nope"])), "no document 'nope'"),
     (lambda idx: idx.topics(n=0), "n must be at least 1"),
     (lambda idx: idx.topics(method="nmf"), "unknown topic method"),
