@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .embedding import normalised_mean
 from .errors import SemsearchError
 from .keywords import class_tfidf
 
@@ -443,8 +444,7 @@ def centroids_of(vectors: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarra
     for label in np.unique(labels):
         if label == NOISE:
             continue
-        mean = vectors[labels == label].mean(axis=0)
-        found[int(label)] = mean / max(np.linalg.norm(mean), 1e-12)
+        found[int(label)] = normalised_mean(vectors[labels == label])
     return found
 
 

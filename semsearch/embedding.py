@@ -192,12 +192,21 @@ def pool_each_layer(hidden_states: Sequence, attention_mask, layers: Sequence[in
     return (stacked * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1e-9)
 
 
+def normalised_mean(vectors: np.ndarray) -> np.ndarray:
+    """The mean over axis 0, L2-normalised along the last axis, as float32.
+
+    One definition for every "average, then re-normalise" in the project: layers into
+    a recipe's vector, chunks into a document's vector, members into a centroid.
+    """
+    averaged = np.asarray(vectors).mean(axis=0)
+    norms = np.linalg.norm(averaged, axis=-1, keepdims=True)
+    return (averaged / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
 def combine_layers(pooled):
     """Average pooled layers (axis 0) and L2-normalise: the recipe's final vector."""
     if isinstance(pooled, np.ndarray):
-        averaged = pooled.mean(axis=0)
-        norms = np.linalg.norm(averaged, axis=-1, keepdims=True)
-        return (averaged / np.maximum(norms, 1e-12)).astype(np.float32)
+        return normalised_mean(pooled)
     import torch
 
     return torch.nn.functional.normalize(pooled.mean(dim=0), p=2, dim=-1)

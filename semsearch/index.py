@@ -32,7 +32,7 @@ from .clustering import (
     compute,
     describe,
 )
-from .embedding import Embedder, LayerRecipe, parse_layers, resolve_model_path, resolve_precision
+from .embedding import Embedder, LayerRecipe, normalised_mean, parse_layers, resolve_model_path, resolve_precision
 from .errors import SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
@@ -727,9 +727,7 @@ class Index:
     def _text_vector(self, text: str) -> np.ndarray:
         """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
         chunks = chunk_text(text, self.embedder.tokenizer, self.settings["chunk_size"], self.settings["chunk_overlap"])
-        vectors = self.embedder.encode([c.text for c in chunks] or [text])
-        mean = vectors.mean(axis=0)
-        return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
+        return normalised_mean(self.embedder.encode([c.text for c in chunks] or [text]))
 
     def _extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
                  encode: Callable[[list[str]], np.ndarray] | None = None,

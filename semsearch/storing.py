@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import sqlite_utils
 
+from .embedding import normalised_mean
 from .errors import SemsearchError
 from .keywords import document_terms
 
@@ -363,9 +364,7 @@ class Store:
     def document_vector(self, pk: int, dimension: int) -> np.ndarray:
         """A document's vector: the mean of its chunk vectors, re-normalised."""
         blobs = [r[0] for r in self.conn.execute("SELECT vector FROM chunks WHERE document = ?", (pk,))]
-        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
-        mean = vectors.mean(axis=0)
-        return (mean / max(np.linalg.norm(mean), 1e-12)).astype(np.float32)
+        return normalised_mean(np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension))
 
     def chunk_document_map(self) -> tuple[np.ndarray, list[str]]:
         """Every chunk id with its document's id."""
