@@ -18,7 +18,8 @@ from common import HERE, RESULTS, SCIFACT
 
 SCRIPTS = [
     ("embedding_throughput", [], ["--docs", "64", "--rounds", "1"]),
-    ("ingestion", [], ["--docs", "32"]),
+    ("int8_paths", [], ["--docs", "16", "--rounds", "1"]),
+    ("ingestion", [], ["--docs", "32", "--rounds", "1"]),
     ("search_latency", [], ["--sizes", "10000", "--queries", "30"]),
     ("scifact_retrieval", [], None),
     ("clustering_agnews", [], None),

@@ -215,7 +215,8 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
     if (query is None) == (queries_file is None):
         raise click.UsageError("give a QUERY or --queries FILE (one of them)")
     filters = _parse_where(where)
-    with Index.open(index_path, create=False) as idx:
+    # One process, one run of queries: an ONNX Runtime session (0.3 s to start) would not pay off.
+    with Index.open(index_path, create=False, query_backend="torch") as idx:
         if queries_file is not None:
             queries = _load_queries(queries_file)
             results = idx.search_many([q for _, q in queries], k, mode=mode, where=filters,

@@ -8,7 +8,10 @@ chosen layers, then L2-normalise.  Which layers and which pooling make up a
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import logging
 import os
 import re
 import warnings
@@ -20,9 +23,24 @@ import numpy as np
 
 from .errors import SemsearchError
 
+log = logging.getLogger("semsearch")
+
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 POOLINGS = ("mean", "cls")
 NAMED_LAYER_SPECS = ("auto", "all", "last", "first-last")
+# How queries are embedded: "torch" runs the same code as documents; "onnx" runs a few
+# texts at a time through ONNX Runtime, whose kernels are about twice as fast on one
+# short text (PyTorch's small matrix multiplies dominate there).
+QUERY_BACKENDS = ("torch", "onnx")
+ONNX_MAX_BATCH = 8  # beyond this, the batched PyTorch path (bf16 where supported) is faster
+CACHE_ENV_VAR = "SEMSEARCH_CACHE"
+# Batches are padded to a multiple of this many tokens.  Free-length batches give the
+# allocator (and oneDNN) a new tensor shape almost every batch, and the heap grows with
+# the number of shapes seen: peak RSS went 1,051 -> 1,595 MB from 256 to 2,048 SciFact
+# abstracts; padded, 1,079 -> 1,185 MB, at the same speed (pad tokens are masked out).
+PAD_MULTIPLE = 16
+# Bump when the exported graph changes, so cached files from older versions are not used.
+ONNX_EXPORT_VERSION = 1
 
 
 def bundled_model_path() -> Path:
@@ -256,7 +274,12 @@ class Embedder:
         max_length: int | None = None,
         precision: str | None = "auto",
         device: str = "cpu",
+        query_backend: str = "torch",
     ) -> None:
+        if query_backend not in QUERY_BACKENDS:
+            raise SemsearchError(f"unknown query backend {query_backend!r}: use one of {', '.join(QUERY_BACKENDS)}")
+        self.query_backend = query_backend
+        self._onnx: OnnxEncoder | None = None
         self.model_name, self.model_path = resolve_model_path(model)
         weights_dir = self._weights_dir(self.model_path)
         import torch
@@ -339,6 +362,8 @@ class Embedder:
             progress = tqdm(total=len(texts), unit="text", desc="Embedding")
         torch = self._torch
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        # Never pad past max_length: the model may have no positions beyond it.
+        pad_multiple = PAD_MULTIPLE if self.max_length % PAD_MULTIPLE == 0 else None
         try:
             with torch.inference_mode(), autocast:
                 for start in range(0, len(order), batch_size):
@@ -346,6 +371,7 @@ class Embedder:
                     features = self.tokenizer.pad(
                         {key: [encoded[key][i] for i in positions] for key in encoded.keys()},
                         return_tensors="pt",
+                        pad_to_multiple_of=pad_multiple,
                     )
                     features = {k: v.to(self.device) for k, v in features.items()}
                     output = self.model(**features, output_hidden_states=True)
@@ -376,6 +402,29 @@ class Embedder:
             out[positions] = pooled.cpu().numpy()
         return out
 
+    def encode_queries(self, texts: Sequence[str] | str, batch_size: int = 32) -> np.ndarray:
+        """Embed search queries: :meth:`encode`, or ONNX Runtime for a few texts.
+
+        With ``query_backend="onnx"``, up to ``ONNX_MAX_BATCH`` texts go through the
+        same model and recipe exported to ONNX (float32; within 1e-5 of ``encode`` in
+        fp32 and at cosine >= 0.9999 of bf16).  The export is made once per model and
+        recipe and cached (``$SEMSEARCH_CACHE``, else ``~/.cache/semsearch``); if it
+        cannot be made, queries fall back to ``encode`` with a warning.
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        if self.query_backend == "onnx" and 0 < len(texts) <= ONNX_MAX_BATCH:
+            if self._onnx is None:
+                try:
+                    self._onnx = OnnxEncoder(self)
+                except Exception as exc:  # any export or runtime failure: torch still works
+                    log.warning("ONNX Runtime query path unavailable (%s); embedding queries with PyTorch",
+                                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                    self.query_backend = "torch"
+                    return self.encode(texts, batch_size=batch_size)
+            return self._onnx.encode(texts)
+        return self.encode(texts, batch_size=batch_size)
+
     def encode_layers(
         self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
@@ -392,3 +441,106 @@ class Embedder:
                 pooled = pool_each_layer(hidden_states, mask, layers, pooling)  # (L, B, D)
                 out[positions, :, p] = pooled.permute(1, 0, 2).cpu().numpy()
         return out
+
+
+def cache_dir() -> Path:
+    """Where semsearch keeps derived files (ONNX exports): ``$SEMSEARCH_CACHE``, else the XDG cache."""
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "semsearch"
+
+
+class OnnxEncoder:
+    """The embedder's model and recipe (pooling, layer average, L2 norm) as one ONNX Runtime session.
+
+    The graph is traced from the PyTorch model with :func:`pool_layers`, so the maths
+    is the same code as :meth:`Embedder.encode`; it runs in float32.
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        import onnxruntime
+
+        self.tokenizer = embedder.tokenizer
+        self.max_length = embedder.max_length
+        self.input_names = list(embedder.tokenizer.model_input_names)
+        self.path = cache_dir() / "onnx" / f"{self._cache_key(embedder)}.onnx"
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        # Idle ORT threads otherwise spin for a while after each run, taking the cores from
+        # the vector scan that follows (measured: +8 ms at 10k chunks, +17 ms at 100k).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if self.path.is_file():
+            try:
+                self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+                return
+            except Exception as exc:  # a truncated or foreign file: export again over it
+                log.warning("ignoring unreadable cached ONNX export %s (%s)", self.path, str(exc).splitlines()[0])
+        model = self._export(embedder)
+        self._save(model, self.path)
+        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    @staticmethod
+    def _cache_key(embedder: Embedder) -> str:
+        import torch
+
+        weights = sorted(embedder.model_path.rglob("*.safetensors"))
+        identity = {
+            "model": str(embedder.model_path),
+            "weights": [(str(w), w.stat().st_size, w.stat().st_mtime_ns) for w in weights],
+            "layers": list(embedder.recipe.layers),
+            "pooling": embedder.recipe.pooling,
+            "inputs": list(embedder.tokenizer.model_input_names),
+            "torch": torch.__version__,
+            "format": ONNX_EXPORT_VERSION,
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+    def _export(self, embedder: Embedder) -> bytes:
+        import torch
+
+        recipe, names = embedder.recipe, self.input_names
+
+        class Pooled(torch.nn.Module):
+            def __init__(self, model) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *inputs):
+                features = dict(zip(names, inputs))
+                output = self.model(**features, output_hidden_states=True)
+                return pool_layers(output.hidden_states, features["attention_mask"], recipe.layers, recipe.pooling)
+
+        example = self.tokenizer(["an example query"], return_tensors="pt")
+        buffer = io.BytesIO()
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer warnings about Python control flow on shapes
+            torch.onnx.export(
+                Pooled(embedder.model).eval(),
+                tuple(example[name] for name in names),
+                buffer,
+                input_names=names,
+                output_names=["embedding"],
+                dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names},
+                opset_version=17,
+                dynamo=False,
+            )
+        return buffer.getvalue()
+
+    @staticmethod
+    def _save(model: bytes, path: Path) -> None:
+        """Write atomically; a cache that cannot be written only costs the export next time."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(model)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.debug("cannot cache the ONNX export at %s: %s", path, exc)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        features = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="np"
+        )
+        inputs = {name: features[name].astype(np.int64) for name in self.input_names}
+        return np.asarray(self.session.run(None, inputs)[0], dtype=np.float32)

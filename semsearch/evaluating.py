@@ -267,7 +267,8 @@ def evaluate_beir(
     dataset = load_beir(directory, split)
     with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
         path = Path(index_path) if index_path else Path(scratch) / "index"
-        with Index.open(path, **index_settings) as index:
+        # Queries go through the same PyTorch path as the corpus, in batches.
+        with Index.open(path, query_backend="torch", **index_settings) as index:
             return evaluate_index(index, dataset, mode, show_progress)
 
 

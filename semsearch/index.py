@@ -32,7 +32,15 @@ from .clustering import (
     compute,
     describe,
 )
-from .embedding import Embedder, LayerRecipe, normalised_mean, parse_layers, resolve_model_path, resolve_precision
+from .embedding import (
+    QUERY_BACKENDS,
+    Embedder,
+    LayerRecipe,
+    normalised_mean,
+    parse_layers,
+    resolve_model_path,
+    resolve_precision,
+)
 from .errors import SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
@@ -95,23 +103,27 @@ class AddReport:
     chunks: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    embedding_seconds: float = 0.0  # of ``seconds``, the time inside the model; the rest is overhead
 
     def to_dict(self) -> dict:
         return {
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "chunks": self.chunks, "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
-            "seconds": round(self.seconds, 3),
+            "seconds": round(self.seconds, 3), "embedding_seconds": round(self.embedding_seconds, 3),
         }
 
 
 class Index:
     """A directory holding a SQLite record (``index.db``) and a FAISS index (``vectors.faiss``)."""
 
-    def __init__(self, path: Path, store: Store, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, path: Path, store: Store, embedder: Embedder | None = None, query_backend: str = "onnx"
+    ) -> None:
         self.path = path
         self.store = store
         self.settings = store.settings()
         self._embedder = embedder
+        self.query_backend = query_backend
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1
         self._chunk_map_cache: tuple[int, ChunkMap] | None = None
@@ -133,12 +145,20 @@ class Index:
         chunk_overlap: int | None = None,
         precision: str | None = None,
         create: bool = True,
+        query_backend: str = "onnx",
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
         On an existing index the settings are read from it; passing a model,
         layers, pooling or chunking that differ from the stored ones is an error.
+
+        ``query_backend``: ``"onnx"`` (the default) embeds single queries with ONNX
+        Runtime, about twice as fast as PyTorch once its session is up (0.3 s, plus a
+        one-off export of ~2 s per model, cached); ``"torch"`` suits a process that
+        runs one query and exits.  See :meth:`Embedder.encode_queries`.
         """
+        if query_backend not in QUERY_BACKENDS:
+            raise SemsearchError(f"unknown query backend {query_backend!r}: use one of {', '.join(QUERY_BACKENDS)}")
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
         if not db_path.exists():
@@ -149,7 +169,8 @@ class Index:
             path.mkdir(parents=True, exist_ok=True)
             with WriterLock(path / LOCK_FILE):
                 if not db_path.exists():
-                    embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision)
+                    embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
+                                        query_backend=query_backend)
                     size = chunk_size or embedder.max_length - 2  # room for [CLS] and [SEP]
                     overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
                     check_chunking(size, overlap)
@@ -160,8 +181,8 @@ class Index:
                     store = Store.create(
                         db_path, {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
                     )
-                    return cls(path, store, embedder)
-        index = cls(path, Store.open(db_path))
+                    return cls(path, store, embedder, query_backend)
+        index = cls(path, Store.open(db_path), query_backend=query_backend)
         index._check_requested(model, layers, pooling, chunk_size, chunk_overlap, precision)
         return index
 
@@ -208,6 +229,7 @@ class Index:
             embedder = Embedder(
                 s["model"], layers="all", pooling=s["pooling"], max_length=s["max_length"],
                 precision=s.get("precision", "fp32"),  # indexes from before bf16 were fp32
+                query_backend=self.query_backend,
             )
             if embedder.dimension != s["dimension"] or embedder.num_layers != s["num_layers"]:
                 raise SemsearchError(
@@ -356,7 +378,9 @@ class Index:
             if not pending:
                 return
             texts = [chunk.text for _, _, _, chunks in pending for chunk in chunks]
+            embedding_started = time.perf_counter()
             embedded = embedder.encode(texts, batch_size=batch_size)
+            report.embedding_seconds += time.perf_counter() - embedding_started
             removed: list[int] = []
             new_ids: list[int] = []
             offset = 0
@@ -487,7 +511,7 @@ class Index:
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         dense: list[list[Ranked]] = [[] for _ in queries]
         if mode in ("dense", "hybrid"):
-            dense = self._dense(self.embedder.encode(queries, batch_size=batch_size), depth, filters, metric)
+            dense = self._dense(self.embedder.encode_queries(queries, batch_size=batch_size), depth, filters, metric)
         results = []
         for i, query in enumerate(queries):
             if mode == "dense":

@@ -35,6 +35,14 @@ def make_tiny_model(directory: Path, layers: int = 3, hidden: int = 32, seed: in
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """ONNX exports go to a per-run cache, not the user's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEMSEARCH_CACHE", str(tmp_path_factory.mktemp("semsearch-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))

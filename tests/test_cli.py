@@ -157,3 +157,11 @@ def test_locked_index_message(runner, indexed):
     with WriterLock(indexed / LOCK_FILE):
         result = runner.invoke(cli, ["remove", "n1", "-i", str(indexed)])
     assert result.exit_code == 1 and f"locked by process {os.getpid()}" in result.stderr
+
+
+def test_cli_search_embeds_with_torch_and_exports_nothing(runner, indexed, tmp_path, monkeypatch):
+    """A one-shot search would not earn back an ONNX Runtime start-up (0.3 s, or a 2 s export)."""
+    monkeypatch.setenv("SEMSEARCH_CACHE", str(tmp_path / "cache"))
+    result = run(runner, "search", "dog river", "-i", indexed, "--mode", "dense", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) and not (tmp_path / "cache").exists()

@@ -146,3 +146,64 @@ def test_bf16_vectors_are_close_to_fp32(bundled_embedder):
     fp32 = Embedder(precision="fp32").encode(texts)
     bf16 = Embedder(precision="bf16").encode(texts)
     assert (fp32 * bf16).sum(axis=1).min() > 0.999
+
+
+# -- the ONNX Runtime query path ---------------------------------------------------
+QUERIES = ["vaccine immune cell", "a", "the river and the mountain city music art science history"]
+
+
+@pytest.mark.parametrize("layers, pooling", [("auto", None), ("first-last", "mean"), ("all", "cls")])
+def test_onnx_queries_equal_torch_queries(tiny_model, layers, pooling):
+    embedder = Embedder(tiny_model, layers=layers, pooling=pooling, precision="fp32", query_backend="onnx")
+    reference = embedder.encode(QUERIES)
+    np.testing.assert_allclose(embedder.encode_queries(QUERIES), reference, atol=1e-5)  # padded batch
+    for i, text in enumerate(QUERIES):
+        np.testing.assert_allclose(embedder.encode_queries(text)[0], reference[i], atol=1e-5)
+    assert embedder._onnx is not None and embedder.query_backend == "onnx"
+
+
+def test_onnx_export_is_cached_and_a_bad_cache_file_is_replaced(tiny_model, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SEMSEARCH_CACHE", str(tmp_path / "cache"))
+    first = Embedder(tiny_model, precision="fp32", query_backend="onnx")
+    vector = first.encode_queries(["cat dog"])
+    path = first._onnx.path
+    assert path.is_file() and path.parent == tmp_path / "cache" / "onnx"
+    stamp = path.stat().st_mtime_ns
+    second = Embedder(tiny_model, precision="fp32", query_backend="onnx")
+    np.testing.assert_array_equal(second.encode_queries(["cat dog"]), vector)
+    assert second._onnx.path == path and path.stat().st_mtime_ns == stamp  # read, not exported again
+    # A different recipe is a different export.
+    other = Embedder(tiny_model, layers="last", precision="fp32", query_backend="onnx")
+    other.encode_queries(["cat dog"])
+    assert other._onnx.path != path
+    path.write_bytes(b"not an onnx file")
+    third = Embedder(tiny_model, precision="fp32", query_backend="onnx")
+    np.testing.assert_allclose(third.encode_queries(["cat dog"]), vector, atol=1e-6)
+    assert "unreadable cached ONNX export" in caplog.text and path.stat().st_size > 1000
+
+
+def test_onnx_works_without_a_writable_cache(tiny_model, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory would be")
+    monkeypatch.setenv("SEMSEARCH_CACHE", str(blocker / "cache"))
+    embedder = Embedder(tiny_model, precision="fp32", query_backend="onnx")
+    np.testing.assert_allclose(embedder.encode_queries(["cat"]), embedder.encode(["cat"]), atol=1e-5)
+    assert embedder._onnx is not None
+
+
+def test_many_queries_take_the_batched_torch_path(tiny_model):
+    embedder = Embedder(tiny_model, precision="fp32", query_backend="onnx")
+    texts = [f"query {i} about cats" for i in range(20)]
+    np.testing.assert_array_equal(embedder.encode_queries(texts), embedder.encode(texts))
+    assert embedder._onnx is None  # never needed
+    with pytest.raises(SemsearchError, match="query backend"):
+        Embedder(tiny_model, query_backend="tensorrt")
+
+
+@pytest.mark.slow
+def test_onnx_queries_on_the_real_model(bundled_embedder):
+    texts = ["How do vaccines train the immune system?", "0-dimensional biomaterials show inductive properties."]
+    onnx = Embedder(precision="fp32", query_backend="onnx").encode_queries(texts)
+    np.testing.assert_allclose(onnx, bundled_embedder.encode(texts), atol=1e-5)
+    bf16 = Embedder(precision="bf16").encode(texts)
+    assert (onnx * bf16).sum(axis=1).min() > 0.9999

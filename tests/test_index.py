@@ -226,3 +226,26 @@ def test_snippets(index):
     dense = index.search("bread coffee", k=5, mode="dense")
     food = next(h for h in dense if h.id == "food")
     assert food.text == TEXTS["food"] and food.chunk == 0
+
+
+def test_query_backends_rank_alike(tmp_path, tiny_model):
+    """The ONNX Runtime query path (the API's default) ranks as the PyTorch one does."""
+    with Index.open(tmp_path / "q", model=tiny_model, precision="fp32", chunk_size=100) as idx:
+        idx.add(list(TEXTS.values()), ids=list(TEXTS))
+    for query in ["dog by the river", "coffee", "music at dawn in the tree"]:
+        with Index.open(tmp_path / "q", query_backend="torch") as by_torch, Index.open(tmp_path / "q") as by_onnx:
+            expected = by_torch.search(query, k=5, mode="dense")
+            got = by_onnx.search(query, k=5, mode="dense")
+            assert by_onnx.embedder._onnx is not None and by_torch.embedder._onnx is None
+        assert [h.id for h in got] == [h.id for h in expected]
+        np.testing.assert_allclose([h.score for h in got], [h.score for h in expected], atol=1e-5)
+    with pytest.raises(SemsearchError, match="query backend"):
+        Index.open(tmp_path / "q", query_backend="gpu")
+
+
+def test_add_report_splits_embedding_time_from_the_rest(tmp_path, tiny_model):
+    with Index.open(tmp_path / "r", model=tiny_model) as idx:
+        report = idx.add(list(TEXTS.values()), ids=list(TEXTS))
+        assert 0 < report.embedding_seconds < report.seconds
+        assert report.to_dict()["embedding_seconds"] == round(report.embedding_seconds, 3)
+        assert idx.add(list(TEXTS.values()), ids=list(TEXTS)).embedding_seconds == 0  # all unchanged
