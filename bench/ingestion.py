@@ -41,7 +41,8 @@ from semsearch.embedding import Embedder
 with sqlite3.connect(sys.argv[1]) as conn:
     texts = [r[0] for r in conn.execute("SELECT text FROM chunks ORDER BY id")]
     settings = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM settings")}
-embedder = Embedder(settings["model"], precision=settings["precision"])
+embedder = Embedder(settings["model"], layers=settings["layers"], pooling=settings["pooling"],
+                    max_length=settings["max_length"], precision=settings["precision"])
 started = time.perf_counter()
 embedder.encode(texts, batch_size=32)
 print(json.dumps({"seconds": time.perf_counter() - started, "chunks": len(texts)}))

@@ -5,7 +5,7 @@ mixture of 1,000 topics in 384 dimensions, so neighbourhoods are structured as i
 real corpus), then queried one query at a time through ``Index.search`` (dense mode,
 real query embedding included) and through the ranking path alone (embedding
 excluded).  Queries are embedded as the API does by default (ONNX Runtime) and as
-the CLI does (PyTorch).  The scans: ours (exact, screened through a bfloat16 copy),
+the CLI does (PyTorch).  The scans: ours (exact, screened through an int8 copy),
 FAISS's flat scan (the baseline, same vectors, same run), and FAISS HNSW (M=32,
 efSearch=64), whose recall@10 is measured against the exact search.
 

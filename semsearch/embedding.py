@@ -8,6 +8,7 @@ chosen layers, then L2-normalise.  Which layers and which pooling make up a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -414,15 +415,14 @@ class Embedder:
         if isinstance(texts, str):
             texts = [texts]
         if self.query_backend == "onnx" and 0 < len(texts) <= ONNX_MAX_BATCH:
-            if self._onnx is None:
-                try:
+            try:
+                if self._onnx is None:
                     self._onnx = OnnxEncoder(self)
-                except Exception as exc:  # any export or runtime failure: torch still works
-                    log.warning("ONNX Runtime query path unavailable (%s); embedding queries with PyTorch",
-                                str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-                    self.query_backend = "torch"
-                    return self.encode(texts, batch_size=batch_size)
-            return self._onnx.encode(texts)
+                return self._onnx.encode(texts)
+            except Exception as exc:  # any export or runtime failure: PyTorch still works
+                log.warning("ONNX Runtime query path unavailable (%s); embedding queries with PyTorch",
+                            _first_line(exc))
+                self.query_backend, self._onnx = "torch", None
         return self.encode(texts, batch_size=batch_size)
 
     def encode_layers(
@@ -443,6 +443,10 @@ class Embedder:
         return out
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def cache_dir() -> Path:
     """Where semsearch keeps derived files (ONNX exports): ``$SEMSEARCH_CACHE``, else the XDG cache."""
     if os.environ.get(CACHE_ENV_VAR):
@@ -455,7 +459,9 @@ class OnnxEncoder:
     """The embedder's model and recipe (pooling, layer average, L2 norm) as one ONNX Runtime session.
 
     The graph is traced from the PyTorch model with :func:`pool_layers`, so the maths
-    is the same code as :meth:`Embedder.encode`; it runs in float32.
+    is the same code as :meth:`Embedder.encode`; it runs in float32.  Every session
+    is checked against :meth:`Embedder.encode` on a padded batch before use, so a
+    stale or wrong export is never served.
     """
 
     def __init__(self, embedder: Embedder) -> None:
@@ -467,31 +473,45 @@ class OnnxEncoder:
         self.path = cache_dir() / "onnx" / f"{self._cache_key(embedder)}.onnx"
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        # As many threads as PyTorch uses (it honours OMP_NUM_THREADS and set_num_threads).
+        options.intra_op_num_threads = embedder._torch.get_num_threads()
         # Idle ORT threads otherwise spin for a while after each run, taking the cores from
         # the vector scan that follows (measured: +8 ms at 10k chunks, +17 ms at 100k).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CPUExecutionProvider"]
         if self.path.is_file():
             try:
-                self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+                self.session = onnxruntime.InferenceSession(str(self.path), options, providers=providers)
+                self._check(embedder)
                 return
-            except Exception as exc:  # a truncated or foreign file: export again over it
-                log.warning("ignoring unreadable cached ONNX export %s (%s)", self.path, str(exc).splitlines()[0])
+            except Exception as exc:  # a truncated, foreign or stale file: export again over it
+                log.warning("ignoring cached ONNX export %s (%s)", self.path, _first_line(exc))
         model = self._export(embedder)
+        self.session = onnxruntime.InferenceSession(model, options, providers=providers)
+        self._check(embedder)
         self._save(model, self.path)
-        self.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def _check(self, embedder: Embedder) -> None:
+        """Refuse a session whose vectors disagree with PyTorch's (cosine 0.999 allows bf16)."""
+        texts = ["a short query", "a somewhat longer query, so that the batch is padded"]
+        cosine = (self.encode(texts) * embedder.encode(texts)).sum(axis=1).min()
+        if not cosine > 0.999:
+            raise ValueError(f"the ONNX graph disagrees with the PyTorch model (cosine {cosine:.4f})")
 
     @staticmethod
     def _cache_key(embedder: Embedder) -> str:
         import torch
+        import transformers
 
-        weights = sorted(embedder.model_path.rglob("*.safetensors"))
+        files = sorted([*embedder.model_path.rglob("*.safetensors"), *embedder.model_path.rglob("config.json")])
         identity = {
             "model": str(embedder.model_path),
-            "weights": [(str(w), w.stat().st_size, w.stat().st_mtime_ns) for w in weights],
+            "files": [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files],
             "layers": list(embedder.recipe.layers),
             "pooling": embedder.recipe.pooling,
             "inputs": list(embedder.tokenizer.model_input_names),
             "torch": torch.__version__,
+            "transformers": transformers.__version__,
             "format": ONNX_EXPORT_VERSION,
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
@@ -530,13 +550,18 @@ class OnnxEncoder:
     @staticmethod
     def _save(model: bytes, path: Path) -> None:
         """Write atomically; a cache that cannot be written only costs the export next time."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(model)
+            with open(tmp, "wb") as handle:
+                handle.write(model)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(tmp, path)
         except OSError as exc:
             log.debug("cannot cache the ONNX export at %s: %s", path, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         features = self.tokenizer(

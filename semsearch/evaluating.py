@@ -268,7 +268,7 @@ def evaluate_beir(
     with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
         path = Path(index_path) if index_path else Path(scratch) / "index"
         # Queries go through the same PyTorch path as the corpus, in batches.
-        with Index.open(path, query_backend="torch", **index_settings) as index:
+        with Index.open(path, **{"query_backend": "torch", **index_settings}) as index:
             return evaluate_index(index, dataset, mode, show_progress)
 
 

@@ -363,8 +363,8 @@ class Index:
         from tqdm.auto import tqdm
 
         report = AddReport()
+        embedder = self.embedder  # loading the model is not part of the work reported
         started = time.perf_counter()
-        embedder = self.embedder
         size, overlap = self.settings["chunk_size"], self.settings["chunk_overlap"]
         pending: list[tuple[Document, str, int | None, list]] = []
         progress = tqdm(unit="doc", desc="Indexing", disable=not show_progress, dynamic_ncols=True)

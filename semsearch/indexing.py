@@ -71,10 +71,11 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(
-                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
-            )
-            self._screen = None
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            ids = np.asarray(ids, dtype=np.int64)
+            self.index.add_with_ids(vectors, ids)
+            if self._screen is not None:  # FAISS appends: so does the screen, without redoing the rest
+                self._screen.extend(ids, vectors)
 
     def remove(self, ids: Iterable[int]) -> None:
         ids = np.fromiter(ids, dtype=np.int64)
@@ -86,7 +87,12 @@ class VectorIndex:
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def vectors(self) -> np.ndarray:
-        """The stored float32 vectors in FAISS order: a read-only view, valid until the next change."""
+        """A copy of the stored float32 vectors, in FAISS order (as :meth:`ids`)."""
+        return np.array(self._view())
+
+    def _view(self) -> np.ndarray:
+        """The stored vectors without a copy: FAISS's own memory, so only valid until the next
+        change and only while this object lives; never hand it out."""
         if self.size == 0:
             return np.zeros((0, self.dimension), np.float32)
         flat = faiss.downcast_index(self.index.index)
@@ -121,7 +127,7 @@ class VectorIndex:
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}")
         # Exact brute force for the distance metrics, over the allowed subset only.
-        base, base_ids = self.vectors(), self.ids()
+        base, base_ids = self._view(), self.ids()
         if allowed is not None:
             keep = np.isin(base_ids, allowed)
             base, base_ids = base[keep], base_ids[keep]
@@ -139,52 +145,73 @@ class VectorIndex:
     def _screened_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top ``k`` by inner product, screening with the int8 copy first.
 
-        Each vector (and the query) is stored as int8 times its own scale; the integer
-        dot products are exact, so an approximate score strays from the exact one
-        only by the rounding of the query and of the vector: at most ``bound``.  Take
-        the best ``pool`` by approximate score and score them exactly; if the k-th
-        exact score beats every approximate score outside the pool by ``bound``,
-        nothing outside can enter the top k.  Otherwise the vectors that could are
-        exactly those with an approximate score within ``bound`` of it: score those
-        too.  So the result is the exact top k, whatever the data.
+        Each vector (and the query) is stored as int8 times its own scale.  The integer
+        dot products are exact, so an approximate score strays from the exact one by
+        the rounding of the query and of the vector, plus float32 rounding: at most
+        ``bound``.  Take the best ``pool`` by approximate score and score them exactly;
+        if the k-th exact score beats every approximate score outside the pool by
+        ``bound``, nothing outside can enter the top k.  Otherwise the vectors that
+        could are exactly those with an approximate score within ``bound`` of it:
+        score those too.  So the result is the exact top k, whatever the data.  Ties
+        go to the vector added first.
         """
         screen = self._screen if self._screen is not None else self._make_screen()
-        base = self.vectors()
-        if screen.codes is None:  # this torch has no int8 matrix multiply: scan the floats
-            exact = base @ query
-            best = np.argsort(-exact, kind="stable")[:k]
-            return exact[best].astype(np.float32), screen.ids[best]
-        import torch
+        base = self._view()
+        if screen.codes is None:  # no exact int8 matrix multiply in this torch: scan the floats
+            candidates = np.arange(self.size)
+        else:
+            import torch
 
-        query_codes, query_scale = quantise(query[None, :])
-        query_error = float(np.linalg.norm(query - query_codes[0] * query_scale[0]))
-        products = torch._int_mm(screen.codes, torch.from_numpy(np.ascontiguousarray(query_codes.T)))
-        approximate = products[:, 0].numpy() * (screen.scales * query_scale[0])
-        bound = query_error * screen.max_norm + (np.linalg.norm(query) + query_error) * screen.max_error + 1e-5
-        pool = min(self.size, max(SCREEN_POOL_FACTOR * k, SCREEN_POOL_MIN))
-        candidates = np.argpartition(-approximate, pool - 1)[:pool] if pool < self.size else np.arange(self.size)
-        exact = base[candidates] @ query
-        kth = np.partition(exact, len(exact) - k)[len(exact) - k]
-        if pool < self.size and approximate[candidates].min() + bound > kth:
-            candidates = np.flatnonzero(approximate >= kth - bound)
-            exact = base[candidates] @ query
-        best = np.argsort(-exact, kind="stable")[:k]
-        return exact[best].astype(np.float32), screen.ids[candidates[best]]
+            query_codes, query_scale = quantise(query[None, :])
+            query_error = float(np.linalg.norm(query - query_codes[0] * query_scale[0]))
+            query_norm = float(np.linalg.norm(query))
+            products = torch._int_mm(screen.codes, torch.from_numpy(np.ascontiguousarray(query_codes.T)))
+            approximate = products[:, 0].numpy() * (screen.scales * query_scale[0])
+            # Rounding of query and vectors; float32 error of the exact scores (d products
+            # summed) and of scaling the integer products, both relative to |q| |x|.
+            float_error = (2 * self.dimension + 4) * 2.0**-24 * (query_norm + query_error) * screen.max_norm
+            bound = query_error * screen.max_norm + (query_norm + query_error) * screen.max_error + float_error
+            pool = min(self.size, max(SCREEN_POOL_FACTOR * k, SCREEN_POOL_MIN))
+            candidates = np.arange(self.size)
+            if pool < self.size:
+                candidates = np.sort(np.argpartition(-approximate, pool - 1)[:pool])
+                exact = _rescore(base, candidates, query)
+                kth = np.partition(exact, len(exact) - k)[len(exact) - k]
+                if approximate[candidates].min() + bound <= kth:
+                    return self._best(exact, candidates, k, screen.ids)
+                candidates = np.flatnonzero(approximate >= kth - bound)
+        return self._best(_rescore(base, candidates, query), candidates, k, screen.ids)
+
+    @staticmethod
+    def _best(exact: np.ndarray, candidates: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best of ``candidates`` (ascending FAISS positions) by ``exact``, earliest first on ties."""
+        if len(exact) > k:
+            kth = np.partition(exact, len(exact) - k)[len(exact) - k]
+            above = np.flatnonzero(exact > kth)
+            keep = np.sort(np.concatenate([above, np.flatnonzero(exact == kth)[: k - len(above)]]))
+            exact, candidates = exact[keep], candidates[keep]
+        best = np.argsort(-exact, kind="stable")
+        return exact[best].astype(np.float32), ids[candidates[best]]
 
     def _make_screen(self) -> _Screen:
-        base = self.vectors()
-        codes = np.empty(base.shape, dtype=np.int8)
-        scales = np.empty(len(base), dtype=np.float32)
-        max_error = max_norm = 0.0
+        self._screen = _Screen(self.dimension)
+        base, ids = self._view(), self.ids()
         for start in range(0, len(base), 65536):  # in blocks, so the float32 temporaries stay small
-            block = np.array(base[start : start + 65536])
-            block_codes, block_scales = quantise(block)
-            codes[start : start + len(block)], scales[start : start + len(block)] = block_codes, block_scales
-            errors = np.linalg.norm(block - block_codes * block_scales[:, None], axis=1)
-            max_error = max(max_error, float(errors.max()))
-            max_norm = max(max_norm, float(np.linalg.norm(block, axis=1).max()))
-        self._screen = _Screen(_int8_matrix(codes), scales, self.ids(), max_error, max_norm)
+            self._screen.extend(ids[start : start + 65536], np.array(base[start : start + 65536]))
         return self._screen
+
+
+def _rescore(base: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Exact scores of ``rows``, summed in float64 and rounded once to float32.
+
+    A float32 BLAS mat-vec rounds rows differently by their position, so identical
+    vectors could score an ulp apart; this way they tie, and ties go by position.
+    """
+    scores = np.empty(len(rows), np.float32)
+    query = query.astype(np.float64)
+    for start in range(0, len(rows), 16384):  # bounded float64 temporaries
+        scores[start : start + 16384] = base[rows[start : start + 16384]].astype(np.float64) @ query
+    return scores
 
 
 def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,24 +222,53 @@ def quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, scales
 
 
-def _int8_matrix(codes: np.ndarray):
-    """``codes`` as a torch tensor for ``torch._int_mm``, or None where that is missing."""
-    import torch
+_INT8_EXACT: bool | None = None
 
-    matrix = torch.from_numpy(codes)
-    try:
-        torch._int_mm(matrix[:1], torch.zeros((codes.shape[1], 1), dtype=torch.int8))
-    except (AttributeError, RuntimeError):
-        return None
-    return matrix
+
+def int8_matmul_is_exact() -> bool:
+    """Whether ``torch._int_mm`` exists here and sums int8 products exactly in int32.
+
+    Some CPU kernels (without VNNI) add pairs of products in saturating int16; the
+    screen's bound assumes exact sums, so probe with the worst case: every product
+    +-127 x 127, in runs of one sign.
+    """
+    global _INT8_EXACT
+    if _INT8_EXACT is None:
+        import torch
+
+        a = torch.full((3, 64), 127, dtype=torch.int8)
+        a[1] = -127
+        a[2, ::2] = -127
+        b = torch.full((64, 1), 127, dtype=torch.int8)
+        try:
+            _INT8_EXACT = bool(torch.equal(torch._int_mm(a, b), a.int() @ b.int()))
+        except (AttributeError, RuntimeError):
+            _INT8_EXACT = False
+    return _INT8_EXACT
 
 
 class _Screen:
-    """An int8 copy of the vectors (FAISS order) and how far it strays from them."""
+    """An int8 copy of the vectors in FAISS order, and the bounds of its rounding."""
 
-    def __init__(self, codes, scales: np.ndarray, ids: np.ndarray, max_error: float, max_norm: float) -> None:
-        self.codes = codes
-        self.scales = scales
-        self.ids = ids
-        self.max_error = max_error
-        self.max_norm = max_norm
+    def __init__(self, dimension: int) -> None:
+        import torch
+
+        exact = int8_matmul_is_exact()
+        self.codes: torch.Tensor | None = torch.zeros((0, dimension), dtype=torch.int8) if exact else None
+        self.scales = np.zeros(0, np.float32)
+        self.ids = np.zeros(0, np.int64)
+        self.max_error = 0.0  # largest |x - dequantised x| over the rows
+        self.max_norm = 0.0
+
+    def extend(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        import torch
+
+        self.ids = np.concatenate([self.ids, ids])
+        if self.codes is None or not len(ids):
+            return
+        codes, scales = quantise(vectors)
+        self.codes = torch.cat([self.codes, torch.from_numpy(codes)])
+        self.scales = np.concatenate([self.scales, scales])
+        errors = np.linalg.norm(vectors - codes * scales[:, None], axis=1)
+        self.max_error = max(self.max_error, float(errors.max()))
+        self.max_norm = max(self.max_norm, float(np.linalg.norm(vectors, axis=1).max()))

@@ -179,7 +179,7 @@ def test_onnx_export_is_cached_and_a_bad_cache_file_is_replaced(tiny_model, tmp_
     path.write_bytes(b"not an onnx file")
     third = Embedder(tiny_model, precision="fp32", query_backend="onnx")
     np.testing.assert_allclose(third.encode_queries(["cat dog"]), vector, atol=1e-6)
-    assert "unreadable cached ONNX export" in caplog.text and path.stat().st_size > 1000
+    assert "ignoring cached ONNX export" in caplog.text and path.stat().st_size > 1000
 
 
 def test_onnx_works_without_a_writable_cache(tiny_model, tmp_path, monkeypatch):
@@ -207,3 +207,17 @@ def test_onnx_queries_on_the_real_model(bundled_embedder):
     np.testing.assert_allclose(onnx, bundled_embedder.encode(texts), atol=1e-5)
     bf16 = Embedder(precision="bf16").encode(texts)
     assert (onnx * bf16).sum(axis=1).min() > 0.9999
+
+
+def test_a_stale_onnx_export_is_caught_and_replaced(tiny_model, tmp_path, monkeypatch, caplog):
+    """A cached graph of other weights (same key, e.g. a model changed in place) is never served."""
+    from tests.conftest import make_tiny_model
+
+    monkeypatch.setenv("SEMSEARCH_CACHE", str(tmp_path / "cache"))
+    other = Embedder(make_tiny_model(tmp_path / "other", seed=1), precision="fp32", query_backend="onnx")
+    other.encode_queries(["cat"])
+    ours = Embedder(tiny_model, precision="fp32", query_backend="onnx")
+    path = tmp_path / "cache" / "onnx" / f"{type(other._onnx)._cache_key(ours)}.onnx"
+    path.write_bytes(other._onnx.path.read_bytes())
+    np.testing.assert_allclose(ours.encode_queries(["cat dog"]), ours.encode(["cat dog"]), atol=1e-5)
+    assert "disagrees with the PyTorch model" in caplog.text and ours._onnx is not None

@@ -93,7 +93,7 @@ def test_filtered_search_and_empty_index():
 
 
 def test_without_an_int8_matrix_multiply_the_scan_is_plain_float(monkeypatch):
-    monkeypatch.setattr("semsearch.indexing._int8_matrix", lambda codes: None)
+    monkeypatch.setattr("semsearch.indexing.int8_matmul_is_exact", lambda: False)
     rng = np.random.default_rng(6)
     vectors = unit(rng.standard_normal((300, 16)))
     ids = np.arange(300)
@@ -112,3 +112,43 @@ def test_quantise_rounds_each_row_to_its_own_scale():
     np.testing.assert_array_equal(codes[1], [0, 0, 0])
     half_step = np.abs(rows).max(axis=1, keepdims=True) / 254  # rounding moves a value at most half a step
     assert np.all(np.abs(codes * scales[:, None] - rows) <= half_step + 1e-9)
+
+
+def test_int8_matmul_probe_passes_here():
+    """The screen needs exact int32 sums; if this CPU's kernels saturate, search falls back to floats."""
+    from semsearch.indexing import int8_matmul_is_exact
+
+    assert int8_matmul_is_exact() in (True, False)
+    vectors = unit(np.random.default_rng(7).standard_normal((100, 16)))
+    index = make_index(vectors, np.arange(100))
+    index.search(vectors[:1], 5)
+    assert (index._screen.codes is not None) == int8_matmul_is_exact()
+
+
+def test_identical_vectors_tie_to_the_earliest_added():
+    """Duplicate chunks score the same: the first added ranks first, in both passes of the screen."""
+    rng = np.random.default_rng(8)
+    vectors = unit(rng.standard_normal((2000, 24)))
+    query = vectors[5]
+    duplicates = np.repeat(vectors[5:6], 6, axis=0)
+    everything = np.concatenate([vectors, duplicates])
+    ids = np.arange(len(everything))
+    index = make_index(everything, ids)
+    for k in (3, 7, 80):
+        _, found = index.search(query[None, :], k)
+        assert list(found[0][:7]) == [5, 2000, 2001, 2002, 2003, 2004, 2005][: min(k, 7)]
+
+
+def test_screen_grows_with_additions_like_a_fresh_one():
+    rng = np.random.default_rng(9)
+    vectors = unit(rng.standard_normal((900, 32)))
+    grown = make_index(vectors[:300], np.arange(300))
+    grown.search(vectors[:1], 1)  # make the screen, then extend it twice
+    grown.add(np.arange(300, 600), vectors[300:600])
+    grown.add(np.arange(600, 900), vectors[600:])
+    fresh = make_index(vectors, np.arange(900))
+    fresh.search(vectors[:1], 1)
+    assert np.array_equal(grown._screen.ids, fresh._screen.ids)
+    assert np.array_equal(grown._screen.codes.numpy(), fresh._screen.codes.numpy())
+    assert grown._screen.max_error == fresh._screen.max_error
+    assert_exact(grown, vectors, np.arange(900), vectors[[1, 450, 899]], 10)
