@@ -176,7 +176,7 @@ class VectorIndex:
             if pool < self.size:
                 candidates = np.sort(np.argpartition(-approximate, pool - 1)[:pool])
                 exact = _rescore(base, candidates, query)
-                kth = np.partition(exact, len(exact) - k)[len(exact) - k]
+                kth = _kth_largest(exact, k)
                 if approximate[candidates].min() + bound <= kth:
                     return self._best(exact, candidates, k, screen.ids)
                 candidates = np.flatnonzero(approximate >= kth - bound)
@@ -186,7 +186,7 @@ class VectorIndex:
     def _best(exact: np.ndarray, candidates: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best of ``candidates`` (ascending FAISS positions) by ``exact``, earliest first on ties."""
         if len(exact) > k:
-            kth = np.partition(exact, len(exact) - k)[len(exact) - k]
+            kth = _kth_largest(exact, k)
             above = np.flatnonzero(exact > kth)
             keep = np.sort(np.concatenate([above, np.flatnonzero(exact == kth)[: k - len(above)]]))
             exact, candidates = exact[keep], candidates[keep]
@@ -195,10 +195,12 @@ class VectorIndex:
 
     def _make_screen(self) -> _Screen:
         self._screen = _Screen(self.dimension)
-        base, ids = self._view(), self.ids()
-        for start in range(0, len(base), 65536):  # in blocks, so the float32 temporaries stay small
-            self._screen.extend(ids[start : start + 65536], np.array(base[start : start + 65536]))
+        self._screen.extend(self.ids(), self._view())
         return self._screen
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    return np.partition(values, len(values) - k)[len(values) - k]
 
 
 def _rescore(base: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -261,14 +263,20 @@ class _Screen:
         self.max_norm = 0.0
 
     def extend(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Append rows (FAISS appends too); one copy of the codes however many rows."""
         import torch
 
         self.ids = np.concatenate([self.ids, ids])
         if self.codes is None or not len(ids):
             return
-        codes, scales = quantise(vectors)
-        self.codes = torch.cat([self.codes, torch.from_numpy(codes)])
-        self.scales = np.concatenate([self.scales, scales])
-        errors = np.linalg.norm(vectors - codes * scales[:, None], axis=1)
-        self.max_error = max(self.max_error, float(errors.max()))
-        self.max_norm = max(self.max_norm, float(np.linalg.norm(vectors, axis=1).max()))
+        codes, scales = [self.codes.numpy()], [self.scales]
+        for start in range(0, len(vectors), 65536):  # in blocks, so the float32 temporaries stay small
+            block = vectors[start : start + 65536]
+            block_codes, block_scales = quantise(block)
+            codes.append(block_codes)
+            scales.append(block_scales)
+            errors = np.linalg.norm(block - block_codes * block_scales[:, None], axis=1)
+            self.max_error = max(self.max_error, float(errors.max()))
+            self.max_norm = max(self.max_norm, float(np.linalg.norm(block, axis=1).max()))
+        self.codes = torch.from_numpy(np.concatenate(codes))
+        self.scales = np.concatenate(scales)
