@@ -277,9 +277,7 @@ class Embedder:
         device: str = "cpu",
         query_backend: str = "torch",
     ) -> None:
-        if query_backend not in QUERY_BACKENDS:
-            raise SemsearchError(f"unknown query backend {query_backend!r}: use one of {', '.join(QUERY_BACKENDS)}")
-        self.query_backend = query_backend
+        self.query_backend = check_query_backend(query_backend)
         self._onnx: OnnxEncoder | None = None
         self.model_name, self.model_path = resolve_model_path(model)
         weights_dir = self._weights_dir(self.model_path)
@@ -441,6 +439,12 @@ class Embedder:
                 pooled = pool_each_layer(hidden_states, mask, layers, pooling)  # (L, B, D)
                 out[positions, :, p] = pooled.permute(1, 0, 2).cpu().numpy()
         return out
+
+
+def check_query_backend(name: str) -> str:
+    if name not in QUERY_BACKENDS:
+        raise SemsearchError(f"unknown query backend {name!r}: use one of {', '.join(QUERY_BACKENDS)}")
+    return name
 
 
 def _first_line(exc: BaseException) -> str:

@@ -33,9 +33,9 @@ from .clustering import (
     describe,
 )
 from .embedding import (
-    QUERY_BACKENDS,
     Embedder,
     LayerRecipe,
+    check_query_backend,
     normalised_mean,
     parse_layers,
     resolve_model_path,
@@ -157,8 +157,7 @@ class Index:
         one-off export of ~2 s per model, cached); ``"torch"`` suits a process that
         runs one query and exits.  See :meth:`Embedder.encode_queries`.
         """
-        if query_backend not in QUERY_BACKENDS:
-            raise SemsearchError(f"unknown query backend {query_backend!r}: use one of {', '.join(QUERY_BACKENDS)}")
+        check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
         if not db_path.exists():
