@@ -3,18 +3,16 @@
 Usage:  python bench/scifact_retrieval.py [--data ../shared/data/scifact] [--index DIR] [--json OUT] [--layers all]
 
 Indexes the corpus with the real CLI (id field `_id`, text = title + text, default
-settings), then runs the 300 test queries through `Index.search_many` in every mode.
-nDCG@10 uses binary/graded gains from qrels/test.tsv, log2 discount, ideal DCG
-from the judged documents (the trec_eval definition); hits whose id equals the
-query id are dropped, as BEIR does.
+settings), then runs the 300 test queries through `Index.search_many` in every mode,
+and dense and hybrid again one query at a time.  Queries, judgements and nDCG@10 are
+`semsearch eval`'s own (`evaluating.load_beir`, `evaluating.ndcg_at`: the trec_eval
+definition); hits whose id equals the query id are dropped, as BEIR does.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -22,26 +20,10 @@ import time
 from pathlib import Path
 
 from semsearch import Index
+from semsearch.evaluating import load_beir, ndcg_at
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "scifact"
-
-
-def load_qrels(path: Path) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t")
-        next(reader)
-        for query_id, doc_id, score in reader:
-            qrels.setdefault(query_id, {})[doc_id] = int(score)
-    return qrels
-
-
-def ndcg_at_10(ranked: list[str], judged: dict[str, int]) -> float:
-    dcg = sum((2 ** judged.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-    ideal = sorted(judged.values(), reverse=True)[:10]
-    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
 
 
 def main() -> None:
@@ -66,13 +48,8 @@ def main() -> None:
     )
     wall = time.perf_counter() - started
     report = json.loads(proc.stdout)
-    qrels = load_qrels(args.data / "qrels" / "test.tsv")
-    queries = {}
-    with open(args.data / "queries.jsonl") as handle:
-        for line in handle:
-            record = json.loads(line)
-            if record["_id"] in qrels:
-                queries[record["_id"]] = record["text"]
+    dataset = load_beir(args.data)
+    queries, qrels = dataset.queries, dataset.qrels
     figures = {
         "documents": report["total_documents"], "chunks": report["total_chunks"],
         "index_seconds": report["seconds"], "index_wall_seconds": round(wall, 1),
@@ -87,7 +64,7 @@ def main() -> None:
             scores = []
             for (query_id, _), hits in zip(queries.items(), results):
                 ranked = [h.id for h in hits if h.id != query_id][:10]
-                scores.append(ndcg_at_10(ranked, qrels[query_id]))
+                scores.append(ndcg_at(ranked, qrels[query_id]))
             figures["ndcg@10"][mode] = round(sum(scores) / len(scores), 4)
             figures[f"{mode}_search_seconds"] = round(elapsed, 2)
     # One query at a time through Index.search, as an application would: the API's
@@ -100,7 +77,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 hits = idx.search(text, k=11, mode=mode)
                 latencies.append(1000 * (time.perf_counter() - t0))
-                scores.append(ndcg_at_10([h.id for h in hits if h.id != query_id][:10], qrels[query_id]))
+                scores.append(ndcg_at([h.id for h in hits if h.id != query_id][:10], qrels[query_id]))
             name = f"{mode}, one at a time"
             figures["ndcg@10"][name] = round(sum(scores) / len(scores), 4)
             figures[f"{name}_search_seconds"] = round(sum(latencies) / 1000, 2)
