@@ -51,8 +51,8 @@ def chunk_ids(
     The ids are exactly ``tokenizer(chunk.text, add_special_tokens=False)``, so
     ``Embedder.encode_ids`` gives the vectors ``Embedder.encode`` gives the texts.  A
     WordPiece tokenizer splits words independently of their neighbours, so a window's
-    slice of the document's ids is its own tokenisation, except where the window ends
-    inside a word: only those chunks (and every chunk of other tokenizers, whose pieces
+    slice of the document's ids is its own tokenisation, except where the window cuts a
+    word (at its end, or at its start when one word is longer than the step): only those chunks (and every chunk of other tokenizers, whose pieces
     depend on context) are tokenised again.
     """
     chunks, ids = [], []
@@ -74,7 +74,7 @@ def _context_free(tokenizer) -> bool:
 
 
 def _windows(text: str, tokenizer, chunk_size: int, chunk_overlap: int):
-    """Yield ``(chunk, ids)``: ids of the window when it ends on a word boundary, else None."""
+    """Yield ``(chunk, ids)``: the window's ids when it holds whole words, else None."""
     check_chunking(chunk_size, chunk_overlap)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     offsets = encoded["offset_mapping"]
@@ -91,7 +91,9 @@ def _windows(text: str, tokenizer, chunk_size: int, chunk_overlap: int):
     while True:
         last = min(first + chunk_size, len(offsets))
         start, end = offsets[first][0], offsets[last - 1][1]
-        whole = last == len(offsets) or word_ids[last] is None or word_ids[last] != word_ids[last - 1]
+        opens = first == 0 or word_ids[first] is None or word_ids[first] != word_ids[first - 1]
+        closes = last == len(offsets) or word_ids[last] is None or word_ids[last] != word_ids[last - 1]
+        whole = opens and closes
         yield Chunk(position, start, end, text[start:end]), (input_ids[first:last] if whole else None)
         position += 1
         if last == len(offsets):

@@ -398,28 +398,40 @@ class Embedder:
 
     def _move_to(self, device: str) -> None:
         """Run on ``device`` in its precision, after checking its vectors against the CPU's."""
-        self.device_agreement: float | None = None  # cosine with the CPU's vectors, off the CPU
+        self.device_agreement: float | None = None  # cosine with the CPU's fp32 vectors, off the CPU
         if device == "cpu":
             return
-        self.compute_precision = "fp32"
-        reference = self.encode(PROBE_TEXTS)
         self.model.to(device)
         self.device = device
         self.compute_precision = device_precision(self.precision, device)
         if self.token_budget is None:
             self.token_budget = GPU_TOKEN_BUDGET
-        cosine = float((self.encode(PROBE_TEXTS) * reference).sum(axis=1).min())
+        cosine = self.cpu_agreement()
         if cosine < AGREEMENT_COSINE and self.compute_precision != "fp32":
             log.warning("%s in %s disagrees with the CPU (cosine %.5f); computing in fp32",
                         device, self.compute_precision, cosine)
             self.compute_precision = "fp32"
-            cosine = float((self.encode(PROBE_TEXTS) * reference).sum(axis=1).min())
+            cosine = self.cpu_agreement()
         if cosine < AGREEMENT_COSINE:
             raise SemsearchError(
                 f"vectors computed on {device} disagree with the CPU's (cosine {cosine:.5f} < "
                 f"{AGREEMENT_COSINE}); use --device cpu"
             )
         self.device_agreement = cosine
+
+    def cpu_agreement(self, texts: Sequence[str] = PROBE_TEXTS) -> float:
+        """The lowest cosine between this embedder's vectors for ``texts`` (its device and precision)
+        and the CPU's in fp32: 1.0 on the CPU in fp32; at least 0.999 is required off the CPU."""
+        here = self.encode(texts)
+        device, precision, budget = self.device, self.compute_precision, self.token_budget
+        try:
+            self.model.to("cpu")
+            self.device, self.compute_precision, self.token_budget = "cpu", "fp32", None
+            reference = self.encode(texts)
+        finally:
+            self.model.to(device)
+            self.device, self.compute_precision, self.token_budget = device, precision, budget
+        return float((here * reference).sum(axis=1).min())
 
     def _autocast(self):
         torch = self._torch
