@@ -52,8 +52,9 @@ def chunk_ids(
     ``Embedder.encode_ids`` gives the vectors ``Embedder.encode`` gives the texts.  A
     WordPiece tokenizer splits words independently of their neighbours, so a window's
     slice of the document's ids is its own tokenisation, except where the window cuts a
-    word (at its end, or at its start when one word is longer than the step): only those chunks (and every chunk of other tokenizers, whose pieces
-    depend on context) are tokenised again.
+    word (at its end, or at its start when one word is longer than the step): only those
+    chunks (and every chunk of other tokenizers, whose pieces depend on context) are
+    tokenised again.
     """
     chunks, ids = [], []
     reusable = _context_free(tokenizer)
