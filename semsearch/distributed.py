@@ -70,14 +70,15 @@ def _tokenizer(model: str):
     return load_tokenizer(model)
 
 
-def chunk_batch(texts: list[str], model: str, chunk_size: int, chunk_overlap: int) -> list[tuple[list, list]]:
+def chunk_batch(texts: list[str], model: str, chunk_size: int, chunk_overlap: int) -> dict:
     """The chunk task: for each text, its chunks' ``(start, end)`` and token ids (no special tokens)."""
     tokenizer = _tokenizer(model)
-    out = []
+    started = time.perf_counter()
+    docs = []
     for text in texts:
         chunks, ids = chunk_ids(text, tokenizer, chunk_size, chunk_overlap)
-        out.append(([(c.start, c.end) for c in chunks], ids))
-    return out
+        docs.append(([(c.start, c.end) for c in chunks], ids))
+    return {"docs": docs, "seconds": time.perf_counter() - started}
 
 
 class EmbeddingWorker:
@@ -114,14 +115,16 @@ class EmbeddingWorker:
                         agreement=self.embedder.device_agreement)
         return info
 
-    def embed(self, chunked: list[tuple[list, list]], batch_size: int) -> tuple[list, np.ndarray, float]:
-        """Vectors for every chunk of a chunk task's output, in order; and the seconds it took."""
+    def embed(self, chunked: dict, batch_size: int) -> dict:
+        """Vectors for every chunk of a chunk task's output, in order, with the chunk spans and timings."""
         if self.embedder is None:
             raise SemsearchError(self.error or "the embedding worker has no model")
         started = time.perf_counter()
-        rows = [row for _, ids in chunked for row in ids]
+        rows = [row for _, ids in chunked["docs"] for row in ids]
         vectors = self.embedder.encode_ids(rows, batch_size=batch_size)
-        return [spans for spans, _ in chunked], vectors, time.perf_counter() - started
+        return {"spans": [spans for spans, _ in chunked["docs"]], "vectors": vectors,
+                "tokens": sum(len(row) for row in rows),
+                "embedding_seconds": time.perf_counter() - started, "chunking_seconds": chunked["seconds"]}
 
 
 @dataclass
@@ -131,7 +134,9 @@ class RayStats:
     startup_seconds: float = 0.0  # connecting (or starting a local Ray) and loading the model in every actor
     batches: int = 0
     chunks: int = 0
+    tokens: int = 0
     embedding_seconds: float = 0.0  # summed over actors
+    chunking_seconds: float = 0.0  # summed over chunk tasks
     resent: int = 0  # batches sent again after a lost result
     workers: list[dict] = field(default_factory=list)
 
@@ -191,6 +196,15 @@ class RayExecutor:
         self._actors: list = []
         self._settings_key: str | None = None
         self._chunk_task = None
+
+    @property
+    def load_seconds(self) -> float:
+        """Start-up (Ray and the actors' models): left out of an add's ``seconds``, as the local model load is."""
+        return self.stats.startup_seconds
+
+    @property
+    def embedding_seconds(self) -> float:
+        return self.stats.embedding_seconds
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> RayExecutor:
@@ -263,6 +277,10 @@ class RayExecutor:
                 log.warning("a Ray worker holds GPU %s but PyTorch sees no CUDA there: it embeds on its CPU",
                             ",".join(info["gpus"]) or "?")
         self._chunk_task = ray.remote(chunk_batch).options(num_cpus=self.chunk_cpus, max_retries=self.max_restarts)
+        # Warm the processes chunk tasks will run in (importing transformers, loading the tokenizer):
+        # start-up, not work, and reported as such.
+        model, size, overlap = _get(settings, "model"), _get(settings, "chunk_size"), _get(settings, "chunk_overlap")
+        ray.get([self._chunk_task.remote([], model, size, overlap) for _ in range(IN_FLIGHT_PER_WORKER * workers)])
         self._settings_key = key
         self.stats.workers = infos
         self.stats.startup_seconds += time.perf_counter() - started
@@ -310,7 +328,7 @@ class RayExecutor:
                 return
             batch, ref, attempts = pending[0]
             try:
-                spans, vectors, seconds = self._ray.get(ref)
+                result = self._ray.get(ref)
             except SemsearchError:
                 raise
             except Exception as exc:  # a node left with the result and Ray could not rebuild it
@@ -326,9 +344,11 @@ class RayExecutor:
                 continue
             pending.popleft()
             self.stats.batches += 1
-            self.stats.chunks += len(vectors)
-            self.stats.embedding_seconds += seconds
-            yield list(_assemble(batch, spans, vectors, Prepared))
+            self.stats.chunks += len(result["vectors"])
+            self.stats.tokens += result["tokens"]
+            self.stats.embedding_seconds += result["embedding_seconds"]
+            self.stats.chunking_seconds += result["chunking_seconds"]
+            yield list(_assemble(batch, result["spans"], result["vectors"], Prepared))
 
     def _submit(self, batch: list, model: str, size: int, overlap: int, turn: int):
         texts = [planned.doc.text for planned in batch]
