@@ -12,7 +12,6 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
@@ -162,6 +161,93 @@ def test_without_ray_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where it is not installed
     with pytest.raises(SemsearchError, match=r"pip install 'semsearch\[ray\]'"):
         require_ray()
+
+
+def index_documents(n: int) -> list[Document]:
+    """Long documents: a few per commit batch, so a run has many batches to be killed between."""
+    return make_documents(n, seed=3, words=(2500, 4000))
+
+
+def test_index_through_ray_equals_local_index(cluster, tiny_model, tmp_path):
+    """End to end: every chunk committed exactly once, with the vectors of a local run."""
+    from semsearch import Index
+
+    docs = make_documents(80, seed=4)
+    with Index.open(tmp_path / "local", model=tiny_model, chunk_size=CHUNK_SIZE, chunk_overlap=OVERLAP) as local:
+        local.add_documents(docs)
+        expected = _rows(local)
+    with Index.open(tmp_path / "ray", model=tiny_model, chunk_size=CHUNK_SIZE, chunk_overlap=OVERLAP) as idx, \
+            RayExecutor(workers=2, cpus_per_worker=0.5) as executor:
+        report = idx.add_documents(docs, executor=executor)
+        assert report.added == len(docs) and report.chunks == len(expected)
+        assert _rows(idx).keys() == expected.keys()
+        for key, vector in _rows(idx).items():
+            np.testing.assert_allclose(vector, expected[key], atol=1e-6)
+        again = idx.add_documents(docs, executor=executor)
+        assert again.unchanged == len(docs) and again.chunks == 0
+        assert idx.store.counts()["chunks"] == len(expected)
+        hits = idx.search(docs[5].text[:60], k=3, mode="dense")
+        assert hits and hits[0].id == docs[5].id
+
+
+DRIVER = f"""
+import sys, ray
+from semsearch import Index
+from semsearch.distributed import RayExecutor
+from tests.test_distributed import index_documents
+address, path, model, n = sys.argv[1:]
+ray.init(address=address, logging_level="ERROR")
+with Index.open(path, model=model, chunk_size={CHUNK_SIZE}, chunk_overlap={OVERLAP}) as idx, \
+        RayExecutor(workers=1, cpus_per_worker=0.5) as executor:
+    idx.add_documents(index_documents(int(n)), executor=executor,
+                      on_progress=lambda p: print("committed", p.chunks, flush=True))
+print("done", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_run_rerun_completes_without_duplicates(cluster, tiny_model, tmp_path):
+    from semsearch import Index
+
+    n, path = 30, tmp_path / "index"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, cluster.address, str(path), str(tiny_model), str(n)],
+                              stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 600
+        for line in driver.stdout:
+            if line.startswith("committed") and int(line.split()[1]) > 0:
+                break  # one batch is in; the rest are in flight
+            assert time.monotonic() < deadline
+        else:
+            pytest.fail(f"the driver ended before committing anything (exit {driver.wait()})")
+        driver.send_signal(signal.SIGKILL)
+    finally:
+        driver.kill()
+        driver.wait()
+    with Index.open(path) as idx:
+        before = idx.store.counts()
+        assert 0 < before["documents"] < n, "killed mid-run: some documents committed, not all"
+        with RayExecutor(workers=1, cpus_per_worker=0.5) as executor:
+            report = idx.add_documents(index_documents(n), executor=executor)
+        assert report.unchanged == before["documents"] and report.added == n - before["documents"]
+        rows = _rows(idx)
+        counts = idx.store.counts()
+        assert (counts["documents"], counts["chunks"]) == (n, len(rows))
+        assert idx.vectors.size == len(rows)
+    with Index.open(tmp_path / "local", model=tiny_model, chunk_size=CHUNK_SIZE, chunk_overlap=OVERLAP) as local:
+        local.add_documents(index_documents(n))
+        assert _rows(local).keys() == rows.keys(), "every chunk once, none missing"
+
+
+def _rows(idx) -> dict:
+    """(document id, chunk position) -> vector, failing on a duplicate."""
+    rows = {}
+    query = "SELECT d.id, c.position, c.vector FROM chunks c JOIN documents d ON d.pk = c.document"
+    for doc_id, position, vector in idx.store.conn.execute(query):
+        assert (doc_id, position) not in rows, f"chunk {position} of {doc_id} committed twice"
+        rows[doc_id, position] = np.frombuffer(vector, dtype=np.float32)
+    return rows
 
 
 def _torch_has_cuda() -> bool:
