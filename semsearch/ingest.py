@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .chunking import Chunk, chunk_text
+from .chunking import Chunk, chunk_ids
 from .reading import Document, Skipped
 from .settings import IndexSettings
 from .storing import Store
@@ -129,12 +129,18 @@ class LocalExecutor:
         for batch in batches:
             if self._tokenizer is None:
                 self._tokenizer = self._load(self._tokenizer_factory)
-            chunked = [chunk_text(p.doc.text, self._tokenizer, settings.chunk_size, settings.chunk_overlap)
-                       for p in batch]
+            # Tokenise once: an Embedder takes the chunker's token ids (the same vectors as the texts).
+            pairs = [chunk_ids(p.doc.text, self._tokenizer, settings.chunk_size, settings.chunk_overlap)
+                     for p in batch]
+            chunked = [chunks for chunks, _ in pairs]
             if self._encoder is None:
                 self._encoder = self._load(self._encoder_factory)
             started = time.perf_counter()
-            vectors = self._encoder.encode([c.text for chunks in chunked for c in chunks], batch_size=self.batch_size)
+            if hasattr(self._encoder, "encode_ids"):
+                vectors = self._encoder.encode_ids([row for _, ids in pairs for row in ids], batch_size=self.batch_size)
+            else:
+                vectors = self._encoder.encode([c.text for chunks in chunked for c in chunks],
+                                               batch_size=self.batch_size)
             self.embedding_seconds += time.perf_counter() - started
             yield list(_split(batch, chunked, vectors))
 

@@ -108,3 +108,25 @@ def test_chunk_ids_are_each_chunks_own_tokenisation(tiny_embedder, size, overlap
     for chunk, row in zip(chunks, ids):
         assert row == tokenizer(chunk.text, add_special_tokens=False)["input_ids"]
     np.testing.assert_array_equal(tiny_embedder.encode_ids(ids), tiny_embedder.encode([c.text for c in chunks]))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cli_device_cuda_without_cuda_is_one_line(tiny_model, tmp_path):
+    from click.testing import CliRunner
+
+    from semsearch.cli import cli
+
+    (tmp_path / "a.txt").write_text("the cat sat on the mat")
+    result = CliRunner().invoke(cli, ["index", str(tmp_path / "a.txt"), "-i", str(tmp_path / "i"),
+                                      "--model", str(tiny_model), "--device", "cuda"])
+    assert result.exit_code == 1 and "CUDA" in result.output and "Traceback" not in result.output
+
+
+def test_index_device_is_a_run_option(tiny_model, tmp_path):
+    from semsearch import Index
+
+    with Index.open(tmp_path / "i", model=tiny_model, device="auto") as idx:
+        idx.add(["the cat sat on the mat"], ids=["a"])
+        assert "device" not in idx.settings.to_stored()
+    with Index.open(tmp_path / "i", device="cpu") as idx:
+        assert idx.embedder.device == "cpu" and idx.search("cat", k=1)[0].id == "a"

@@ -254,3 +254,32 @@ def _torch_has_cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def test_cli_index_through_ray(cluster, tiny_model, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from semsearch.cli import cli
+
+    corpus = tmp_path / "corpus.jsonl"
+    docs = make_documents(40, seed=5)
+    corpus.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs))
+    args = ["index", str(corpus), "-i", str(tmp_path / "index"), "--model", str(tiny_model),
+            "--chunk-size", str(CHUNK_SIZE), "--chunk-overlap", str(OVERLAP), "--no-progress", "--json"]
+    result = CliRunner().invoke(cli, [*args, "--ray", cluster.address, "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["added"] == 40 and out["total_chunks"] == out["chunks"] > 40
+    assert out["ray"]["workers"] == 1 and out["ray"]["startup_seconds"] > 0
+    assert ray.is_initialized(), "a Ray the CLI did not start is left running"
+
+
+def test_cli_worker_options_need_ray(tmp_path):
+    from click.testing import CliRunner
+
+    from semsearch.cli import cli
+
+    result = CliRunner().invoke(cli, ["index", str(tmp_path), "-i", str(tmp_path / "i"), "--workers", "2"])
+    assert result.exit_code == 2 and "need --ray" in result.output
