@@ -116,7 +116,7 @@ def test_nothing_to_do_starts_nothing(cluster, settings):
 
 @pytest.mark.slow
 def test_a_worker_node_removed_mid_run_same_rows(cluster, settings, local_embedder):
-    batches = planned_batches(make_documents(160, seed=1), 10)
+    batches = planned_batches(make_documents(80, seed=1), 8)
     results = []
     with RayExecutor(workers=2, cpus_per_worker=0.5) as executor:
         for i, prepared in enumerate(executor.prepare(iter(batches), settings)):
@@ -165,7 +165,7 @@ def test_without_ray_says_how_to_install(monkeypatch):
 
 def index_documents(n: int) -> list[Document]:
     """Long documents: a few per commit batch, so a run has many batches to be killed between."""
-    return make_documents(n, seed=3, words=(2500, 4000))
+    return make_documents(n, seed=3, words=(400, 700))
 
 
 def test_index_through_ray_equals_local_index(cluster, tiny_model, tmp_path):
@@ -209,7 +209,7 @@ print("done", flush=True)
 def test_driver_killed_mid_run_rerun_completes_without_duplicates(cluster, tiny_model, tmp_path):
     from semsearch import Index
 
-    n, path = 30, tmp_path / "index"
+    n, path = 40, tmp_path / "index"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, cluster.address, str(path), str(tiny_model), str(n)],
                               stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
