@@ -85,7 +85,8 @@ def run_ray(texts: list[str], work: Path, name: str, workers: int) -> dict:
     return {
         "workers": workers, "chunks": report.chunks, "seconds": report.seconds,
         "rate": report.chunks / report.seconds, "startup_seconds": stats.startup_seconds,
-        "embed_rate_per_actor": stats.chunks / stats.embedding_seconds * workers if stats.embedding_seconds else 0.0,
+        # chunks over the seconds summed over actors: the rate of one actor
+        "embed_rate_per_actor": stats.chunks / stats.embedding_seconds if stats.embedding_seconds else 0.0,
         "chunk_rate_per_task": stats.chunks / stats.chunking_seconds if stats.chunking_seconds else 0.0,
         "writer_rate": report.chunks / clock.writer_seconds if clock.writer_seconds else 0.0,
         "tokens": stats.tokens, "resent": stats.resent,
