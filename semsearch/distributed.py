@@ -319,8 +319,8 @@ class RayExecutor:
                     break
                 if not batch:
                     continue
-                if not self._actors or self._settings_key is None:
-                    self.start(settings)
+                if turn == 0:
+                    self.start(settings)  # once per run: new actors only if the settings changed
                 limit = IN_FLIGHT_PER_WORKER * len(self._actors)
                 pending.append([batch, self._submit(batch, model, size, overlap, turn), 1])
                 turn += 1
