@@ -296,18 +296,26 @@ class Index:
             with terminal_bar("Indexing", "doc") as update:
                 return self.add_documents(
                     documents, batch_size=batch_size, on_skip=on_skip, executor=executor,
-                    on_progress=lambda p: update(p.documents, chunks=p.chunks,
+                    on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
                                                  chunks_per_s=f"{p.chunks_per_second:.1f}"),
                 )
         report = AddReport()
         local = executor is None
-        executor = executor or LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
         started = time.perf_counter()
-        seen = 0
+        seen = embedded = 0
 
         def tell() -> None:
             if on_progress:
-                on_progress(Progress(seen, report.chunks, time.perf_counter() - started))
+                on_progress(Progress(seen, report.chunks, time.perf_counter() - started, max(embedded, report.chunks)))
+
+        def count_embedded(n: int) -> None:
+            nonlocal embedded
+            embedded += n
+            tell()
+
+        if executor is None:
+            executor = LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
+            executor.on_embedded = count_embedded
 
         def counted() -> Iterator[Document | Skipped]:
             nonlocal seen
