@@ -43,6 +43,7 @@ from .reading import Document, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .settings import IndexSettings
 from .storing import Store
+from .topics import Topic
 from .vectors import METRICS, VectorBackend
 from .vectors.sync import FAISS_FILE, VectorSync
 
@@ -600,7 +601,7 @@ class Index:
         max_words: int = 1,
         seed: int = 0,
         max_iter: int = 20,
-    ) -> list[kw.Topic]:
+    ) -> list[Topic]:
         """Topics of the whole corpus, largest first: top words, share of the corpus, documents.
 
         ``lda``: scikit-learn LatentDirichletAllocation with ``n`` topics over the
