@@ -44,7 +44,7 @@ from .embedding import (
 from .errors import SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
-from .reading import Document, Skipped
+from .reading import Document, DocumentFile, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .storing import ClusterFilter, Store, now
 
@@ -75,6 +75,8 @@ def default_index_path() -> Path:
 
 
 def content_hash(doc: Document) -> str:
+    if doc.file_hash:  # a PDF/Office/EPUB file: its bytes decide (see reading.DocumentFile)
+        return doc.file_hash
     payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -347,7 +349,7 @@ class Index:
 
     def add_documents(
         self,
-        documents: Iterable[Document | Skipped],
+        documents: Iterable[Document | Skipped | DocumentFile],
         *,
         batch_size: int = 32,
         show_progress: bool = False,
@@ -392,7 +394,7 @@ class Index:
                     new_ids.extend(self.store.insert_document(
                         doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
                         content_hash=digest, chunks=chunks, vectors=embedded[offset : offset + len(chunks)],
-                        added=added_at,
+                        added=added_at, pages=doc.pages,
                     ))
                     offset += len(chunks)
             vectors.remove(removed)
@@ -414,6 +416,13 @@ class Index:
                 pending_ids: set[str] = set()
                 pending_chunks = 0
                 for item in documents:
+                    if isinstance(item, DocumentFile):  # hashed, not yet extracted
+                        found = self.store.find(item.id)
+                        if found is not None and found[1] == item.file_hash:
+                            report.unchanged += 1
+                            progress.update(1)
+                            continue
+                        item = item.read()
                     if isinstance(item, Skipped):
                         skip(item)
                         continue

@@ -133,6 +133,11 @@ def main() -> None:
         (work / "four-slides.fodp").write_text(slides_fodp(secs))
         soffice(work / "four-slides.fodp", "odp", work)
         soffice(work / "four-slides.odp", "pptx", work)
+        # The same PDF, encrypted with the open password "secret": read only as a skip.
+        encrypted = work / "encrypted"
+        soffice(work / "four-articles.odt", 'pdf:writer_pdf_Export:{"EncryptFile":{"type":"boolean","value":"true"},'
+                '"DocumentOpenPassword":{"type":"string","value":"secret"}}', encrypted)
+        shutil.copy(encrypted / "four-articles.pdf", HERE / "encrypted.pdf")
         for name in ("four-articles.odt", "four-articles.docx", "four-articles.pdf", "four-slides.odp",
                      "four-slides.pptx"):
             shutil.copy(work / name, HERE / name)

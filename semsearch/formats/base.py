@@ -44,16 +44,16 @@ def assemble(pages: Iterable[str], separator: str = "\n\n") -> tuple[str, tuple[
     length = 0
     for page in pages:
         page = page.strip()
-        if parts and page:
-            parts.append(separator)
-            length += len(separator)
-        starts.append(length)
+        gap = len(separator) if parts else 0
+        starts.append(length + gap)  # an empty page starts where the next text will
         if page:
+            if parts:
+                parts.append(separator)
             parts.append(page)
-            length += len(page)
+            length += gap + len(page)
         if length > MAX_TEXT_CHARS:
             raise Unreadable(f"more than {MAX_TEXT_CHARS:,} characters of text")
-    return "".join(parts), tuple(starts)
+    return "".join(parts), tuple(min(start, length) for start in starts)
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")

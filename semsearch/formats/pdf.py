@@ -109,7 +109,24 @@ def clean_pages(raw: list[str]) -> list[str]:
     pages = [[line for line in page if line] for page in pages]
     _drop_running_lines(pages)
     hyphenated = _hyphenated_words(pages)
-    return [tidy_lines(_join_lines(page, hyphenated)) for page in pages]
+    return [tidy_lines(_join_lines([_mend_marked(line, hyphenated) for line in page], hyphenated))
+            for page in pages]
+
+
+_MARKED = re.compile(r"(\w+)[\ufffe\x02](\w*)")
+
+
+def _mend_marked(line: str, hyphenated: set[str]) -> str:
+    """PDFium joins a line ending in a hyphen to the next, marking the hyphen U+FFFE."""
+    if "\ufffe" not in line and "\x02" not in line:
+        return line
+
+    def mend(match: re.Match) -> str:
+        left, right = match.group(1), match.group(2)
+        keep = f"{left}-{right}".lower() in hyphenated
+        return f"{left}-{right}" if keep else left + right
+
+    return _MARKED.sub(mend, line)
 
 
 def _drop_running_lines(pages: list[list[str]], depth: int = 2) -> None:
@@ -133,11 +150,18 @@ def _drop_running_lines(pages: list[list[str]], depth: int = 2) -> None:
                    if len(where) >= 3 and len(where) >= 0.4 * (where[-1] - where[0] + 1)}
         if not running:
             continue
+        kept = []
         for page in pages:
+            page = list(page)
             for _ in range(depth):
                 index = 0 if edge == "top" else -1
                 if page and _signature(page[index]) in running:
                     page.pop(index)
+            kept.append(page)
+        # Pages that are all alike (a catalogue, a form) are not all header: when half of
+        # the lines would go, these lines are the content.
+        if sum(map(len, kept)) >= 0.5 * sum(map(len, pages)):
+            pages[:] = kept
 
 
 _WORD_HYPHEN = re.compile(r"\b(\w+)-(\w+)\b")
