@@ -68,9 +68,8 @@ def _print_hits(hits: list[Hit]) -> None:
         return
     width = shutil.get_terminal_size((100, 20)).columns
     for rank, hit in enumerate(hits, start=1):
-        heading = f"{rank:>3}  {hit.score:.4f}  {hit.id}"
-        if hit.page is not None:
-            heading += f"  p. {hit.page}"
+        page = f"p. {hit.page}  " if hit.page is not None else ""  # before the id, which can be long
+        heading = f"{rank:>3}  {hit.score:.4f}  {page}{hit.id}"
         if hit.title and hit.title != hit.id:
             heading += f"  {hit.title}"
         click.echo(click.style(heading[:width], bold=True))
