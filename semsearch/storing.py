@@ -191,6 +191,7 @@ class Store:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
         store = cls(path, conn)
+        store.has_pages = store._pages_present()  # a reading connection of an opened index
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
         conn.execute("PRAGMA synchronous = FULL")
@@ -233,17 +234,17 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
-    def _add_pages_column(self) -> None:
-        def present() -> bool:
-            return any(row[1] == PAGES_COLUMN for row in self.conn.execute("PRAGMA table_info(documents)"))
+    def _pages_present(self) -> bool:
+        return any(row[1] == PAGES_COLUMN for row in self.conn.execute("PRAGMA table_info(documents)"))
 
-        if not present():
+    def _add_pages_column(self) -> None:
+        if not self._pages_present():
             try:
                 self.conn.execute(f"ALTER TABLE documents ADD COLUMN {PAGES_COLUMN} TEXT")
             except sqlite3.OperationalError as exc:  # read-only, or another process added it just now
-                if not present():
+                if not self._pages_present():
                     log.info("documents of %s have no page numbers: %s", self.path, exc)
-        self.has_pages = present()
+        self.has_pages = self._pages_present()
 
     def _pages_sql(self, alias: str = "") -> str:
         return f"{alias}{PAGES_COLUMN}" if self.has_pages else "NULL"
