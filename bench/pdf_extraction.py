@@ -7,7 +7,7 @@
    - fidelity: word F1 and word-bigram F1 (reading order) of the extracted text
      against the known body text (headers, footers and broken words count against);
    - speed: pages/s of wall and of CPU time (the machine is shared: CPU is steadier);
-   - memory: the child's peak RSS, and its growth over the RSS after imports.
+   - memory: the child's peak RSS (VmHWM), and its growth over the peak after imports.
    "semsearch" is the reader semsearch uses (PDFium + cleaning: headers/footers
    dropped, hyphens mended, lines joined); the same N pages are also read at 4N pages
    to show that memory does not grow with the page count.
@@ -40,8 +40,13 @@ LIBRARIES = ["pypdf", "pdfminer.six", "pypdfium2", "semsearch"]
 
 # One child per library: extract every page of a PDF, write the text, print the figures.
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 library, path, out = sys.argv[1:4]
+def peak_kb():
+    # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a
+    # child would report its parent's peak whenever that is higher.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 if library == "pypdf":
     from pypdf import PdfReader
     def pages():
@@ -71,7 +76,7 @@ else:
         bounds = [*found.pages, len(found.text)]
         for i in range(len(found.pages)):
             yield found.text[bounds[i]:bounds[i + 1]]
-base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base_kb = peak_kb()
 wall, cpu = time.perf_counter(), time.process_time()
 count, errors = 0, 0
 with open(out, "w", encoding="utf-8") as handle:
@@ -84,9 +89,9 @@ with open(out, "w", encoding="utf-8") as handle:
             errors += 1
             print(f"{library}: {path}: {type(exc).__name__}: {exc}"[:300], file=sys.stderr)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kb()
 print(json.dumps({"pages": count, "errors": errors, "wall_s": wall, "cpu_s": cpu,
-                  "peak_mb": peak_kb / 1024, "growth_mb": (peak_kb - base_kb) / 1024}))
+                  "peak_mb": peak / 1024, "growth_mb": (peak - base_kb) / 1024}))
 """
 
 # Runs the real CLI with a stopwatch around semsearch.formats.read, and prints both.

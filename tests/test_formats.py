@@ -235,12 +235,16 @@ def test_deferred_reading_hashes_first_and_extracts_on_demand(tmp_path):
     assert formats.file_digest(path) != item.file_hash
 
 
+# Peak RSS from VmHWM: getrusage's ru_maxrss survives fork and exec on Linux, so a child
+# would report this (larger) test process's peak instead of its own.
 MEMORY_PROBE = """
-import resource, sys
+import sys
 from pathlib import Path
 from semsearch.formats import read
 found = read(Path(sys.argv[1]))
-print(len(found.pages), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+with open("/proc/self/status") as status:
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(len(found.pages), peak)
 """
 
 
@@ -261,7 +265,7 @@ def test_a_2000_page_pdf_is_read_page_by_page_in_bounded_memory(tmp_path):
     found = formats.read(tmp_path / "catalogue-2000.pdf")
     assert "Entry 1234: the 1234th glacier" in page_texts(found)[1233]
     # 100x the pages: the text grows (~300 KB), the peak must not grow with the file's pages.
-    assert sizes[2000] - sizes[20] < 64 * 1024, sizes
+    assert 50 * 1024 < sizes[20] and sizes[2000] - sizes[20] < 64 * 1024, sizes
 
 
 def test_pdf_pages_without_text_keep_the_page_numbers_of_the_rest(tmp_path):
