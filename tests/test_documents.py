@@ -170,3 +170,13 @@ def test_cli_index_counts_bad_documents_as_skips(tmp_path, tiny_model):
     assert report["added"] == 1 and set(reasons) == {"locked.pdf", "old.doc", "half.docx"}
     assert reasons["locked.pdf"] == "encrypted" and reasons["old.doc"].startswith("legacy Word")
     assert sum(line.startswith("semsearch: skipped") for line in result.stderr.splitlines()) == 3
+
+
+@pytest.mark.slow
+def test_with_the_bundled_model_hybrid_search_reports_page_3_in_every_format(tmp_path, folder):
+    with Index.open(tmp_path / "real") as idx:
+        idx.add_documents(read_inputs([folder], defer=True))
+        for mode in ("hybrid", "dense"):
+            hits = idx.search(PAGE_3, k=len(NAMES) + 1, mode=mode)
+            pages = {hit.id.rsplit("/", 1)[1]: hit.page for hit in hits}
+            assert {name: pages.get(name) for name in NAMES} == {name: 3 for name in NAMES}, mode
