@@ -452,7 +452,7 @@ class Index:
                                               exclude=[doc_id])[0])
 
     def get(self, doc_id: str) -> dict | None:
-        """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
+        """A stored document: id, title, source, text, metadata, chunk count, timestamps, page starts."""
         if not isinstance(doc_id, str):
             raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
         with self._reading(vectors=False) as (store, _):
