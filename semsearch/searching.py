@@ -162,7 +162,8 @@ def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) ->
         pages = document["pages"]
         if item.chunk_id in chunks:
             position, text, start = chunks[item.chunk_id]
-            page = chunk_page(pages, start, text, words)
+            page, (low, high) = chunk_page(pages, start, text, words)
+            text = text[low:high]  # a chunk across a page break: its part on that page
         else:
             position, text = None, snippets.get(item.doc_id, "")
             page = snippet_page(store, item.doc_id, pages, text)
@@ -171,23 +172,30 @@ def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) ->
     return hits
 
 
-def chunk_page(pages: Sequence[int] | None, start: int, text: str, words: set[str]) -> int | None:
-    """The page a chunk starts on; for a chunk that runs across a page break, the page
-    holding the most of the query's words (ties: the earlier page)."""
+def chunk_page(
+    pages: Sequence[int] | None, start: int, text: str, words: set[str]
+) -> tuple[int | None, tuple[int, int]]:
+    """The page a chunk starts on, and the span of the chunk on it.
+
+    For a chunk that runs across a page break and a query, the page holding the most
+    of the query's words (ties: the earlier page), so the snippet is the part of the
+    best chunk on the page reported.
+    """
+    whole = (0, len(text))
     if not pages:
-        return None
+        return None, whole
     first = bisect.bisect_right(pages, start)
     last = bisect.bisect_right(pages, start + max(len(text) - 1, 0))
     if first == last or not words:
-        return first
-    best, best_count = first, -1
+        return first, whole
+    best, span, best_count = first, whole, -1
     for page in range(first, last + 1):
         low = max(pages[page - 1] - start, 0)
         high = pages[page] - start if page < len(pages) else len(text)
         count = sum(1 for m in _WORD.finditer(text[low:high]) if m.group(0).lower() in words)
         if count > best_count:
-            best, best_count = page, count
-    return best
+            best, span, best_count = page, (low, high), count
+    return best, span
 
 
 def snippet_page(store: Store, doc_id: str, pages: Sequence[int] | None, snippet: str) -> int | None:

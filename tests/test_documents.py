@@ -63,31 +63,35 @@ def test_the_sentence_from_page_3_is_found_on_page_3_in_every_format(shared):
     pages = {hit.id.rsplit("/", 1)[1]: hit.page for hit in hits}
     assert {name: pages.get(name) for name in NAMES} == {name: 3 for name in NAMES}
     assert pages["plain.txt"] is None  # a format without pages
+    only_pdf = shared.search(PAGE_3, k=20, mode="keyword", where={"format": "pdf"})
+    assert [h.id.rsplit("/", 1)[1] for h in only_pdf] == ["four-articles.pdf"]
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])
-def test_a_chunk_hit_s_page_is_the_page_its_chunk_sits_on(shared, mode):
+def test_a_chunk_hit_s_page_is_the_page_its_snippet_sits_on(shared, mode):
     for hit in shared.search(PAGE_3, k=20, mode=mode):
         document = shared.get(hit.id)
         if document["pages"] is None:
             assert hit.page is None
             continue
-        start = document["text"].index(hit.text)  # a chunk is a verbatim slice of its document
+        start = document["text"].index(hit.text)  # a verbatim slice of its document, within one page
         bounds = [*document["pages"], len(document["text"]) + 1]
         first = next(p for p in range(1, len(bounds)) if bounds[p - 1] <= start < bounds[p])
         last = next(p for p in range(1, len(bounds)) if bounds[p - 1] <= start + len(hit.text) - 1 < bounds[p])
-        assert first <= hit.page <= last
+        assert first == hit.page == last
 
 
 def test_chunk_page_prefers_the_page_with_the_query_words():
     pages = (0, 10, 40)
     text = "aaaa firn glacier ice"  # at offset 5: "aaaa " ends page 1, the rest is on page 2
-    assert chunk_page(pages, 5, text, set()) == 1  # no query (similar): the page it starts on
-    assert chunk_page(pages, 5, text, {"firn"}) == 2
-    assert chunk_page(pages, 5, text, {"aaaa"}) == 1
-    assert chunk_page(pages, 5, text, {"aaaa", "firn"}) == 1  # a tie: the earlier page
-    assert chunk_page(None, 5, text, {"firn"}) is None
-    assert chunk_page(pages, 45, "zz", {"zz"}) == 3
+    assert chunk_page(pages, 5, text, set()) == (1, (0, len(text)))  # no query (similar): where it starts
+    page, (low, high) = chunk_page(pages, 5, text, {"firn"})
+    assert page == 2 and text[low:high] == "firn glacier ice"  # the snippet: the chunk's part on page 2
+    page, (low, high) = chunk_page(pages, 5, text, {"aaaa"})
+    assert page == 1 and text[low:high] == "aaaa "
+    assert chunk_page(pages, 5, text, {"aaaa", "firn"})[0] == 1  # a tie: the earlier page
+    assert chunk_page(None, 5, text, {"firn"}) == (None, (0, len(text)))
+    assert chunk_page(pages, 45, "zz", {"zz"}) == (3, (0, 2))
 
 
 def test_unchanged_documents_are_not_read_again(index, folder, monkeypatch):

@@ -142,6 +142,10 @@ def read(path: Path) -> Extracted:
         if actual not in readers:
             what = NAMES.get(claimed or "", "document")
             if actual == "zip":
+                from .archive import Archive
+
+                with Archive(path):  # a damaged one says "corrupt ZIP container" here
+                    pass
                 raise Unreadable(f"a ZIP archive, not a {what} (the parts that make one are missing)")
             raise Unreadable(f"not a {what}: its bytes do not start like one")
         return readers[actual](path)
