@@ -309,3 +309,44 @@ def test_sniff_tells_containers_apart():
     assert formats.sniff(buffer.getvalue()[:8]) == "zip"
     assert formats.sniff(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") == "ole"
     assert formats.sniff(b"hello") is None
+
+
+def test_word_pages_follow_word_s_last_layout(tmp_path):
+    """As Word saves it: no explicit breaks, a w:lastRenderedPageBreak where each page began."""
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+    def run(text, rendered_break=False):
+        mark = "<w:lastRenderedPageBreak/>" if rendered_break else ""
+        return f"<w:r>{mark}<w:t xml:space='preserve'>{text}</w:t></w:r>"
+
+    body = (f"<w:p><w:pPr><w:pStyle w:val='Title'/></w:pPr>{run('Field Notes')}</w:p>"
+            f"<w:p>{run('Page one is about rivers. ')}{run('Page two starts mid-paragraph.', True)}</w:p>"
+            f"<w:p>{run('Still page two, with a table:')}</w:p>"
+            f"<w:tbl><w:tr><w:tc><w:p>{run('a cell on page three', True)}</w:p></w:tc></w:tr></w:tbl>"
+            f"<w:p><w:r><w:delText>deleted words</w:delText></w:r>{run('the end.')}</w:p>")
+    path = _docx_with_body(tmp_path, f"<w:document {w}><w:body>{body}</w:body></w:document>".encode(), "word.docx")
+    found = formats.read(path)
+    pages = page_texts(found)
+    assert found.title == "Field Notes" and len(pages) == 3
+    assert pages[0].startswith("Field Notes") and "rivers" in pages[0]
+    assert pages[1].startswith("Page two starts mid-paragraph.") and "table" in pages[1]
+    assert pages[2].startswith("a cell on page three") and "deleted" not in found.text
+
+
+def test_opendocument_pages_follow_soft_page_breaks(tmp_path):
+    text = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+    office = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+    content = (f'<office:document-content xmlns:office="{office}" xmlns:text="{text}"><office:body><office:text>'
+               "<text:h>Lake Survey</text:h><text:p>First page text.</text:p>"
+               "<text:p>More on page one<text:soft-page-break/> and this goes on page two.</text:p>"
+               "<text:soft-page-break/><text:p>Page three<text:s text:c='2'/>text.</text:p>"
+               "</office:text></office:body></office:document-content>")
+    path = tmp_path / "survey.odt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        z.writestr("content.xml", content)
+    found = formats.read(path)
+    pages = page_texts(found)
+    assert found.title == "Lake Survey" and len(pages) == 3
+    assert pages[1].startswith("and this goes on page two.")
+    assert pages[2].startswith("Page three text.")  # runs of spaces collapsed
