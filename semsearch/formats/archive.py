@@ -19,7 +19,7 @@ from .base import Unreadable
 # Whole-archive and per-member limits.  Real documents are far below them: a 500-page
 # novel's EPUB inflates to ~5 MB of XHTML, a long report's document.xml to ~20 MB.
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
-MAX_MEMBER_BYTES = 256 * 1024 * 1024
+MAX_MEMBER_BYTES = 128 * 1024 * 1024  # parsed whole as XML: ~5-10x this in memory
 MAX_RATIO = 200  # inflated / compressed, per member; plain XML compresses ~10-20x
 MAX_MEMBERS = 20_000
 # A member below this many inflated bytes is never a bomb, whatever its ratio
