@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .chunking import Chunk, chunk_ids
-from .reading import Document, Skipped
+from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
 from .storing import Store
 from .vectors.sync import VectorSync
@@ -41,7 +41,13 @@ CHARACTERS_PER_TOKEN = 4
 
 
 def content_hash(doc: Document) -> str:
-    """What decides whether a document changed: its text, title and metadata."""
+    """What decides whether a document changed: its text, title and metadata.
+
+    A PDF/Office/EPUB file's is the hash of its bytes (``reading.DocumentFile``), known
+    before its text is extracted, so an unchanged file is never read twice.
+    """
+    if doc.file_hash:
+        return doc.file_hash
     payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -104,6 +110,7 @@ class Progress:
     documents: int  # seen so far: new, changed, unchanged and skipped
     chunks: int  # committed so far
     seconds: float
+    embedded: int = 0  # chunks embedded so far (ahead of ``chunks`` while a batch is in the model)
 
     @property
     def chunks_per_second(self) -> float:
@@ -122,6 +129,7 @@ class LocalExecutor:
         self._encoder: Encoder | None = None
         self._tokenizer = None
         self.batch_size = batch_size
+        self.on_embedded: Callable[[int], None] | None = None  # chunks embedded, as they are
         self.embedding_seconds = 0.0
         self.load_seconds = 0.0  # loading the model is not part of the work reported
 
@@ -135,13 +143,22 @@ class LocalExecutor:
             chunked = [chunks for chunks, _ in pairs]
             if self._encoder is None:
                 self._encoder = self._load(self._encoder_factory)
-            started = time.perf_counter()
-            if hasattr(self._encoder, "encode_ids"):
-                vectors = self._encoder.encode_ids([row for _, ids in pairs for row in ids], batch_size=self.batch_size)
-            else:
-                vectors = self._encoder.encode([c.text for chunks in chunked for c in chunks],
-                                               batch_size=self.batch_size)
-            self.embedding_seconds += time.perf_counter() - started
+            texts = [c.text for chunks in chunked for c in chunks]
+            rows = [row for _, ids in pairs for row in ids]
+            by_ids = hasattr(self._encoder, "encode_ids")
+            parts = []
+            # In slices, so a single huge document reports progress as it goes.
+            for start in range(0, len(texts), COMMIT_CHUNKS):
+                started = time.perf_counter()
+                if by_ids:
+                    part = self._encoder.encode_ids(rows[start : start + COMMIT_CHUNKS], batch_size=self.batch_size)
+                else:
+                    part = self._encoder.encode(texts[start : start + COMMIT_CHUNKS], batch_size=self.batch_size)
+                parts.append(part)
+                self.embedding_seconds += time.perf_counter() - started
+                if self.on_embedded:
+                    self.on_embedded(len(parts[-1]))
+            vectors = np.concatenate(parts) if parts else np.zeros((0, settings.dimension), np.float32)
             yield list(_split(batch, chunked, vectors))
 
     def _load(self, factory: Callable[[], object]):
@@ -159,10 +176,17 @@ def _split(batch: list[Planned], chunked: list[list[Chunk]], vectors: np.ndarray
 
 
 def plan(
-    documents: Iterable[Document | Skipped], store: Store, report: AddReport, skip: Callable[[Skipped], None]
+    documents: Iterable[Document | Skipped | DocumentFile], store: Store, report: AddReport,
+    skip: Callable[[Skipped], None],
 ) -> Iterator[Planned]:
     """The documents that are new or changed; counts the unchanged ones in ``report``."""
     for item in documents:
+        if isinstance(item, DocumentFile):  # hashed, not yet extracted: extract only if changed
+            found = store.find(item.id)
+            if found is not None and found[1] == item.file_hash:
+                report.unchanged += 1
+                continue
+            item = item.read()
         if isinstance(item, Skipped):
             skip(item)
             continue
@@ -215,6 +239,7 @@ def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: Ad
                 new_ids.extend(store.insert_document(
                     doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
                     content_hash=item.planned.digest, chunks=item.chunks, vectors=item.vectors, added=added_at,
+                    pages=doc.pages,
                 ))
                 report.chunks += len(item.chunks)
         generation = store.generation()
