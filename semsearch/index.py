@@ -41,12 +41,33 @@ from .embedding import (
     resolve_model_path,
     resolve_precision,
 )
-from .errors import SemsearchError
+from .errors import IndexLocked, InvalidArgument, NotFound, ReadOnlyIndex, SemsearchError
 from .indexing import METRICS, VectorIndex
-from .locking import WriterLock, is_locked
+from .integrity import file_checksum, remove_stale_temporaries, translate, translated
+from .locking import WriterLock, holder, is_locked
 from .reading import Document, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .storing import ClusterFilter, Store, now
+from .validation import (
+    check_bool,
+    check_choice,
+    check_document,
+    check_id,
+    check_ids,
+    check_int,
+    check_int_or_auto,
+    check_k,
+    check_metadata,
+    check_min_score,
+    check_optional,
+    check_queries,
+    check_query,
+    check_real,
+    check_real_or_auto,
+    check_sequence,
+    check_text,
+    check_where,
+)
 
 log = logging.getLogger("semsearch")
 
@@ -86,11 +107,28 @@ def _check_run_name(name: str) -> None:
         raise SemsearchError(f"bad clustering name {name!r}: ':' separates a name from a cluster in NAME:LABEL")
 
 
-def _normalise_filters(where: Filters) -> list[tuple[str, str]]:
-    if not where:
-        return []
-    pairs = where.items() if isinstance(where, Mapping) else where
-    return [(str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in pairs]
+def _check_add(texts, ids, metadata, titles, batch_size):
+    """The arguments of :meth:`Index.add`, checked (see :mod:`semsearch.validation`)."""
+    texts = [check_text(t, f"texts[{i}]") for i, t in enumerate(check_sequence(texts, "texts"))]
+    if ids is not None:
+        ids = check_ids(check_sequence(ids, "ids", len(texts)))
+    if metadata is not None:
+        metadata = [check_metadata(m, f"metadata[{i}]")
+                    for i, m in enumerate(check_sequence(metadata, "metadata", len(texts)))]
+    if titles is not None:
+        titles = [check_optional(t, check_text, f"titles[{i}]")
+                  for i, t in enumerate(check_sequence(titles, "titles", len(texts)))]
+    return texts, ids, metadata, titles, check_int(batch_size, "batch_size", minimum=1)
+
+
+def _check_cluster(k, k_max, eps, min_samples, min_cluster_size, reduce, assign_noise, center, seed, save):
+    """The types of :meth:`Index.cluster`'s arguments (their ranges are checked with the corpus)."""
+    k = check_int_or_auto(k, "k")
+    check_optional(k_max, check_int, "k_max"), check_optional(min_samples, check_int, "min_samples")
+    check_optional(min_cluster_size, check_int, "min_cluster_size"), check_int(seed, "seed")
+    check_optional(reduce, check_text, "reduce"), check_bool(assign_noise, "assign_noise")
+    check_optional(center, check_bool, "center"), check_bool(save, "save")
+    return k, check_real_or_auto(eps, "eps")
 
 
 @dataclass
@@ -160,13 +198,25 @@ class Index:
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
+        if create and db_path.exists() and Store.is_blank(db_path):
+            with WriterLock(path / LOCK_FILE):  # an older semsearch's interrupted creation: it holds nothing
+                if Store.is_blank(db_path):
+                    log.warning("%s has no tables (an interrupted creation): making the index anew", db_path)
+                    for leftover in path.glob(DB_FILE + "*"):
+                        leftover.unlink()
         if not db_path.exists():
             if not create:
-                raise SemsearchError(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
+                if is_locked(path / LOCK_FILE):
+                    pid = holder(path / LOCK_FILE)
+                    raise IndexLocked(f"the index at {path} is locked: process {pid or '?'} is creating it; "
+                                      f"wait for it to finish and try again")
+                raise NotFound(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
             if path.exists() and not path.is_dir():
                 raise SemsearchError(f"{path} exists and is not a directory")
-            path.mkdir(parents=True, exist_ok=True)
+            with translated(path):
+                path.mkdir(parents=True, exist_ok=True)
             with WriterLock(path / LOCK_FILE):
+                remove_stale_temporaries(path, all_of_them=True)
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
                                         query_backend=query_backend)
@@ -182,6 +232,8 @@ class Index:
                     )
                     return cls(path, store, embedder, query_backend)
         index = cls(path, Store.open(db_path), query_backend=query_backend)
+        if not index.store.read_only:
+            remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index._check_requested(model, layers, pooling, chunk_size, chunk_overlap, precision)
         return index
 
@@ -248,15 +300,19 @@ class Index:
             return self._vectors
         dimension = self.settings["dimension"]
         faiss_path = self.path / FAISS_FILE
-        faiss_generation = json.loads(
-            self.store.conn.execute("SELECT value FROM settings WHERE key = 'faiss_generation'").fetchone()[0]
-        )
+        stored = dict(self.store.conn.execute(
+            "SELECT key, value FROM settings WHERE key IN ('faiss_generation', 'faiss_checksum')"
+        ).fetchall())
+        faiss_generation = json.loads(stored["faiss_generation"])
+        checksum = json.loads(stored["faiss_checksum"]) if "faiss_checksum" in stored else None
         chunks = self.store.counts()["chunks"]
         problem = None
         if not faiss_path.exists():
             problem = "the FAISS file is missing" if chunks else None
         elif faiss_generation != generation:
             problem = "the FAISS file is behind the database"
+        elif checksum is not None and file_checksum(faiss_path) != checksum:
+            problem = "the FAISS file does not match its checksum (its content is damaged)"
         else:
             try:
                 loaded = VectorIndex.load(faiss_path, dimension)
@@ -296,25 +352,40 @@ class Index:
         return vectors, generation
 
     def _save_vectors(self, vectors: VectorIndex, generation: int) -> None:
-        vectors.save(self.path / FAISS_FILE)
+        faiss_path = self.path / FAISS_FILE
+        with translated(faiss_path):
+            vectors.save(faiss_path)
+            checksum = file_checksum(faiss_path)  # of the bytes on disk; checked on every load
         with self.store.transaction(bump=False):
             self.store.set_setting("faiss_generation", generation)
+            self.store.set_setting("faiss_checksum", checksum)
 
     @contextmanager
     def _writing(self) -> Iterator[VectorIndex]:
         """Hold the writer lock; save the FAISS file once at the end, whatever happens."""
         if self._lock.held:
             raise SemsearchError("this index is already being written by this process")
+        if self.store.read_only:
+            raise ReadOnlyIndex(f"the index at {self.path} is read-only ({self.store.read_only}): "
+                                f"it can be searched, not changed")
         with self._lock:
             if self._lock.stale_pid:
                 log.warning("took over a stale lock left by process %d", self._lock.stale_pid)
+            self.store.verify()  # never write into a database that fails its check
             vectors = self.vectors
             start_generation = self._vectors_generation
             try:
                 yield vectors
-            finally:
+            except BaseException:
                 if self._vectors_generation != start_generation:
-                    self._save_vectors(vectors, self._vectors_generation)
+                    try:  # keep the work; a failure here must not hide the one in flight
+                        self._save_vectors(vectors, self._vectors_generation)
+                    except Exception as exc:
+                        log.warning("could not save the FAISS file (%s); it is rebuilt from the database "
+                                    "on the next open", translate(exc, self.path / FAISS_FILE) or exc)
+                raise
+            if self._vectors_generation != start_generation:
+                self._save_vectors(vectors, self._vectors_generation)
 
     # -- writing --------------------------------------------------------------
     def add(
@@ -328,12 +399,8 @@ class Index:
         show_progress: bool = False,
     ) -> AddReport:
         """Add or update texts.  Ids default to a hash of the text, so re-adding is a no-op."""
-        if isinstance(texts, str):
-            raise TypeError("add() takes a list of texts")
+        texts, ids, metadata, titles, batch_size = _check_add(texts, ids, metadata, titles, batch_size)
         n = len(texts)
-        for name, values in (("ids", ids), ("metadata", metadata), ("titles", titles)):
-            if values is not None and len(values) != n:
-                raise SemsearchError(f"{len(values)} {name} for {n} texts")
         documents = (
             Document(
                 id=str(ids[i]) if ids is not None else hashlib.sha256(texts[i].encode()).hexdigest()[:16],
@@ -361,6 +428,7 @@ class Index:
         """
         from tqdm.auto import tqdm
 
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         report = AddReport()
         embedder = self.embedder  # loading the model is not part of the work reported
         started = time.perf_counter()
@@ -417,6 +485,11 @@ class Index:
                     if isinstance(item, Skipped):
                         skip(item)
                         continue
+                    try:  # one document that cannot be stored is skipped, not the run
+                        item = check_document(item)
+                    except InvalidArgument as exc:
+                        skip(Skipped(str(getattr(item, "source", None) or getattr(item, "id", item))[:200], str(exc)))
+                        continue
                     if not item.text or not item.text.strip():
                         skip(Skipped(item.source or item.id, "empty text"))
                         continue
@@ -446,7 +519,7 @@ class Index:
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Delete documents by id; returns the ids that were found and removed."""
-        ids = list(dict.fromkeys(str(i) for i in ids))
+        ids = list(dict.fromkeys(check_ids(ids)))
         with self._writing() as vectors:
             found = self.store.document_pks(ids)
             if not found:
@@ -476,7 +549,7 @@ class Index:
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
         return self.search_many(
-            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
+            [check_query(query)], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
         )[0]
 
     def search_many(
@@ -499,14 +572,11 @@ class Index:
         or ``(name, label)``: only the documents a stored clustering put in that
         cluster).  ``metric`` applies to the dense side.
         """
-        if mode not in MODES:
-            raise SemsearchError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        if metric not in METRICS:
-            raise SemsearchError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
-        if k < 1:
-            raise SemsearchError(f"k must be at least 1, not {k}")
-        filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
-        queries = list(queries)
+        queries, k, where, min_score = check_queries(queries), check_k(k), check_where(where), check_min_score(
+            min_score)
+        check_choice(mode, "mode", MODES), check_choice(metric, "metric", METRICS)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        filters = [*where, *self._cluster_filter(cluster)]
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         dense: list[list[Ranked]] = [[] for _ in queries]
         if mode in ("dense", "hybrid"):
@@ -538,11 +608,13 @@ class Index:
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
     ) -> list[Hit]:
         """Documents most like a stored one (by its mean chunk vector), itself excluded."""
+        doc_id, k, where, _ = check_id(doc_id, "doc_id"), check_k(k), check_where(where), check_choice(
+            metric, "metric", METRICS)
         found = self.store.find(doc_id)
         if found is None:
             raise SemsearchError(f"no document {doc_id!r} in the index")
         vector = self.store.document_vector(found[0], self.settings["dimension"])
-        filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
+        filters = [*where, *self._cluster_filter(cluster)]
         return to_hits(self.store, self._dense(vector[None, :], k, filters, metric, exclude=[doc_id])[0])
 
     def _cluster_filter(self, cluster: ClusterRef) -> list[ClusterFilter]:
@@ -563,7 +635,7 @@ class Index:
 
     def get(self, doc_id: str) -> dict | None:
         """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
-        record = self.store.document(doc_id)
+        record = self.store.document(check_id(doc_id, "doc_id"))
         if record:
             record.pop("pk")
         return record
@@ -602,6 +674,8 @@ class Index:
         an existing run of that name is replaced) unless ``save=False``.  ``plot``
         writes a PNG map (2-D UMAP, or PCA with ``plot_projection="pca"``).
         """
+        k, eps = _check_cluster(k, k_max, eps, min_samples, min_cluster_size, reduce, assign_noise, center, seed,
+                                save)
         if name is not None:
             _check_run_name(name)
         if plot is not None:
@@ -683,6 +757,7 @@ class Index:
 
         ``label`` keeps one cluster (and its members' assignments) only.
         """
+        name, label = check_text(name, "name"), check_optional(label, check_int, "label")
         run = self.store.clustering(name, label=label, assignments=with_assignments)
         if run is None:
             names = self.store.clustering_names()
@@ -703,6 +778,7 @@ class Index:
 
     def delete_clustering(self, name: str) -> None:
         """Delete a stored run."""
+        name = check_text(name, "name")
         with self.store.transaction(bump=False):
             found = self.store.delete_clustering(name)
         if not found:
@@ -726,8 +802,8 @@ class Index:
     @staticmethod
     def _keyword_options(method: str, n: int, diversity: float | None, max_words: int,
                          pool: int | None = None) -> float:
-        if method not in kw.METHODS:
-            raise SemsearchError(f"unknown keyword method {method!r}: use one of {', '.join(kw.METHODS)}")
+        check_choice(method, "keyword method", kw.METHODS), check_int(n, "n"), check_int(max_words, "max_words")
+        check_optional(pool, check_int, "pool"), check_optional(diversity, check_real, "diversity")
         if n < 1:
             raise SemsearchError(f"n must be at least 1, not {n}")
         if not 1 <= max_words <= kw.MAX_WORDS:
@@ -790,6 +866,7 @@ class Index:
         Returns ``Keyword(phrase, score)`` tuples; see :mod:`semsearch.keywords` for how
         candidates are formed.
         """
+        doc_id, text = check_optional(doc_id, check_id, "doc_id"), check_optional(text, check_text, "text")
         diversity = self._keyword_options(method, n, diversity, max_words, pool)
         if (doc_id is None) == (text is None):
             raise SemsearchError("give a document id or a text (one of them)")
@@ -822,6 +899,7 @@ class Index:
         """
         from tqdm.auto import tqdm
 
+        doc_ids = check_optional(doc_ids, check_ids, "doc_ids")
         diversity = self._keyword_options(method, n, diversity, max_words, pool)
         if doc_ids is None:
             total = self.store.counts()["documents"]
@@ -868,8 +946,10 @@ class Index:
         documents' word counts (``max_words`` > 1 counts phrases too).  Each topic lists
         the documents it dominates (their largest topic), with the topic's share of each.
         """
-        if method not in TOPIC_METHODS:
-            raise SemsearchError(f"unknown topic method {method!r}: use one of {', '.join(TOPIC_METHODS)}")
+        check_choice(method, "topic method", TOPIC_METHODS)
+        for name, value in (("n", n), ("words", words), ("max_words", max_words), ("seed", seed),
+                            ("max_iter", max_iter)):
+            check_int(value, name)
         if n < 1:
             raise SemsearchError(f"n must be at least 1, not {n}")
         if words < 1:
