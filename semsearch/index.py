@@ -61,7 +61,6 @@ from .validation import (
     check_min_score,
     check_optional,
     check_queries,
-    check_query,
     check_real,
     check_real_or_auto,
     check_sequence,
@@ -549,7 +548,7 @@ class Index:
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
         return self.search_many(
-            [check_query(query)], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
+            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
         )[0]
 
     def search_many(
@@ -579,11 +578,17 @@ class Index:
         filters = [*where, *self._cluster_filter(cluster)]
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         dense: list[list[Ranked]] = [[] for _ in queries]
-        if mode in ("dense", "hybrid"):
-            dense = self._dense(self.embedder.encode_queries(queries, batch_size=batch_size), depth, filters, metric)
+        # A query without words has nothing to rank by: no hits (its vector would rank arbitrary ones).
+        worded = [i for i, query in enumerate(queries) if query.strip()]
+        if mode in ("dense", "hybrid") and worded:
+            vectors = self.embedder.encode_queries([queries[i] for i in worded], batch_size=batch_size)
+            for i, ranked in zip(worded, self._dense(vectors, depth, filters, metric)):
+                dense[i] = ranked
         results = []
         for i, query in enumerate(queries):
-            if mode == "dense":
+            if not query.strip():
+                ranked = []
+            elif mode == "dense":
                 ranked = dense[i]
             else:
                 keyword = keyword_rank(self.store, query, depth, filters)

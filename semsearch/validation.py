@@ -89,14 +89,15 @@ def check_text(value: object, name: str, *, allow_empty: bool = True) -> str:
 
 
 def check_query(query: object, name: str = "query") -> str:
-    """A search query: a non-empty string (an empty query has no meaning to rank by)."""
-    return check_text(query, name, allow_empty=False)
+    """A search query: a string (an empty one finds nothing; the search says so by no hits)."""
+    return check_text(query, name)
 
 
 def check_queries(queries: object) -> list[str]:
     if isinstance(queries, (str, bytes)) or not isinstance(queries, Iterable):
         raise InvalidArgument(f"queries must be a list of strings, not {_type(queries)} (use search() for one)")
-    return [check_query(q, f"query {i}") for i, q in enumerate(queries)]
+    queries = list(queries)
+    return [check_query(q, "query" if len(queries) == 1 else f"query {i}") for i, q in enumerate(queries)]
 
 
 def check_id(value: object, name: str = "id") -> str:
