@@ -389,7 +389,7 @@ def test_class8_not_a_database_is_reported_without_traceback(small_index, tmp_pa
 def test_class8_damaged_pages_are_detected_before_any_write(tmp_path, tiny_model):
     path = tmp_path / "idx"
     with Index.open(path, model=tiny_model, chunk_size=40) as idx:
-        idx.add([words(i, 60) for i in range(300)], ids=[f"d{i}" for i in range(300)])
+        idx.add([words(i, 40) for i in range(150)], ids=[f"d{i}" for i in range(150)])
     db = path / "index.db"
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
