@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
-import sqlite_utils
 
 from .embedding import normalised_mean
 from .errors import IndexCorrupt, ReadOnlyIndex, SemsearchError
@@ -183,7 +182,6 @@ class Store:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self.conn = connection
-        self.db = sqlite_utils.Database(connection)
         self.read_only: str | None = None  # why it cannot be written, when it cannot
         self._verified: list[str] | None = None  # quick_check's findings, once run
 
@@ -259,7 +257,7 @@ class Store:
         store = cls.connect(path)
         try:
             with translated(path):
-                tables = set(store.db.table_names())
+                tables = set(store.table_names())
                 if "settings" not in tables:
                     raise SemsearchError(f"{path} is not a semsearch index database")
                 if path.stat().st_size <= CHECK_ON_OPEN_BYTES:  # cheap here; bigger ones are checked before a write
@@ -294,6 +292,9 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
 
     # -- settings -------------------------------------------------------------
     def settings(self) -> dict:
@@ -655,7 +656,7 @@ class Store:
 
     def term_df_current(self) -> bool:
         """Whether ``term_df`` exists and is exact for the current generation."""
-        if "term_df" not in self.db.table_names():
+        if "term_df" not in self.table_names():
             return False
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'term_df_generation'").fetchone()
         return row is not None and int(json.loads(row[0])) == self.generation()
