@@ -721,13 +721,13 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     live (its ``-shm`` exists); with no ``-shm`` and no right to make one (a read-only mount),
     ``immutable=1``, which is exact because then nobody can be writing."""
     uri = f"file:{quote(str(path.resolve()))}"
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30)
     try:
-        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
-                               timeout=30)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
     except sqlite3.OperationalError:
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+        conn.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 def _fsync(path: Path) -> None:
