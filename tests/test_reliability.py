@@ -493,6 +493,18 @@ def test_class9_full_disk_fails_every_command_plainly(tmp_path, tiny_model):
             assert idx.search("small", k=1)[0].id == "stdin"
 
 
+def test_class9_faiss_save_on_a_full_disk_says_so_and_leaves_no_temporary(tmp_path):
+    from semsearch.integrity import translated
+    from semsearch.vectors.flat import FlatVectors
+
+    vectors = FlatVectors.build(32, [(np.arange(1000), np.random.default_rng(0).random((1000, 32), np.float32))])
+    with small_tmpfs("64k") as disk:
+        target = disk / "vectors.faiss"
+        with pytest.raises(DiskFull, match="disk full.*No space left"), translated(target):
+            vectors.save(target)  # what VectorSync.save does
+        assert os.listdir(disk) == [], "the failed save left a file behind"
+
+
 # ---------------------------------------------------------------------------------------------
 # Class 10: one bad CSV row skips that row, not the file; long fields are fine
 def test_class10_csv_bad_rows_skip_the_row_not_the_file(tmp_path, tiny_model):
