@@ -13,8 +13,7 @@ Rules, the same everywhere:
   finite, not a ``bool``;
 * ids are ``str`` (``int`` accepted and turned into its decimal string); a list of ids
   is any iterable of them but never a bare string or bytes;
-* a filter (``where``) is a mapping or a sequence of ``(field, value)`` pairs whose
-  values are strings, numbers or booleans; never a string such as ``"a=b"``;
+* filters (``where``) are checked where they are parsed, :func:`semsearch.queries.normalise_filters`;
 * metadata is JSON: NaN and +-Infinity (which JSON lacks) become ``null``; anything
   that is not a JSON value, or nests deeper than :data:`MAX_JSON_DEPTH`, is refused.
 """
@@ -68,10 +67,6 @@ def check_real(value: object, name: str, minimum: float | None = None, maximum: 
     return value
 
 
-def check_min_score(min_score: object) -> float | None:
-    return None if min_score is None else check_real(min_score, "min_score")
-
-
 def check_text(value: object, name: str, *, allow_empty: bool = True) -> str:
     """A ``str`` that SQLite and the tokenizer can take (no lone surrogates)."""
     if not isinstance(value, str):
@@ -86,18 +81,6 @@ def check_text(value: object, name: str, *, allow_empty: bool = True) -> str:
             f"bytes that were not UTF-8?)"
         ) from None
     return value
-
-
-def check_query(query: object, name: str = "query") -> str:
-    """A search query: a string (an empty one finds nothing; the search says so by no hits)."""
-    return check_text(query, name)
-
-
-def check_queries(queries: object) -> list[str]:
-    if isinstance(queries, (str, bytes)) or not isinstance(queries, Iterable):
-        raise InvalidArgument(f"queries must be a list of strings, not {_type(queries)} (use search() for one)")
-    queries = list(queries)
-    return [check_query(q, "query" if len(queries) == 1 else f"query {i}") for i, q in enumerate(queries)]
 
 
 def check_id(value: object, name: str = "id") -> str:
@@ -125,47 +108,6 @@ def check_sequence(values: object, name: str, length: int | None = None) -> Sequ
     if length is not None and len(values) != length:
         raise InvalidArgument(f"{len(values)} {name} for {length} texts")
     return values
-
-
-def check_where(where: object) -> list[tuple[str, str]]:
-    """Filters as ``(field, value-as-text)`` pairs; booleans as ``true``/``false``."""
-    if where is None:
-        return []
-    if isinstance(where, (str, bytes)):
-        raise InvalidArgument(
-            f"where must be a mapping like {{'field': 'value'}} or a list of (field, value) pairs, "
-            f"not the string {where!r:.80}"
-        )
-    if isinstance(where, Mapping):
-        pairs: Iterable = where.items()
-    elif isinstance(where, Iterable):
-        pairs = where
-    else:
-        raise InvalidArgument(f"where must be a mapping or a list of (field, value) pairs, not {_type(where)}")
-    checked = []
-    for pair in pairs:
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise InvalidArgument(f"where: {pair!r:.80} is not a (field, value) pair")
-        field, value = pair
-        if not isinstance(field, str) or not field:
-            raise InvalidArgument(f"where: the field {field!r:.80} is not a non-empty string")
-        if isinstance(value, bool):
-            value = str(value).lower()
-        elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-            value = str(check_real(value, f"where {field!r}"))
-        elif isinstance(value, (str, numbers.Integral)):
-            value = str(value)
-        else:
-            raise InvalidArgument(f"where {field!r}: the value must be a string, number or boolean, "
-                                  f"not {_type(value)}")
-        checked.append((field, check_text(value, f"where {field!r}")))
-    return checked
-
-
-def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise InvalidArgument(f"unknown {name} {value!r:.80}: use one of {', '.join(choices)}")
-    return value
 
 
 def check_optional(value: object, check, *args, **kwargs):
