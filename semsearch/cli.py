@@ -543,7 +543,9 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
     if out is not None and not all_documents:
         raise click.UsageError("--out goes with --all")
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read(DEFAULT_MAX_DOCUMENT_BYTES + 1)  # bounded: `< /dev/zero` must end
+        if len(text) > DEFAULT_MAX_DOCUMENT_BYTES:
+            raise click.UsageError(f"standard input is longer than {DEFAULT_MAX_DOCUMENT_BYTES:,} characters")
     with Index.open(index_path, create=False) as idx:
         if all_documents:
             show = sys.stderr.isatty() if progress is None else progress
