@@ -40,7 +40,7 @@ from .ingest import AddReport, Encoder, Executor, LocalExecutor, Progress
 from .integrity import remove_stale_temporaries, translated
 from .locking import WriterLock, holder, is_locked
 from .queries import Filters, normalise_filters
-from .reading import Document, Skipped
+from .reading import Document, DocumentFile, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .settings import IndexSettings
 from .storing import Store
@@ -295,7 +295,7 @@ class Index:
 
     def add_documents(
         self,
-        documents: Iterable[Document | Skipped],
+        documents: Iterable[Document | Skipped | DocumentFile],
         *,
         batch_size: int = 32,
         show_progress: bool = False,
@@ -340,7 +340,7 @@ class Index:
             executor = LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
             executor.on_embedded = count_embedded
 
-        def counted() -> Iterator[Document | Skipped]:
+        def counted() -> Iterator[Document | Skipped | DocumentFile]:
             nonlocal seen
             for item in documents:
                 yield item
@@ -480,7 +480,7 @@ class Index:
                                               exclude=[doc_id])[0])
 
     def get(self, doc_id: str) -> dict | None:
-        """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
+        """A stored document: id, title, source, text, metadata, chunk count, timestamps, page starts."""
         doc_id = check_id(doc_id, "doc_id")
         with self._reading(vectors=False) as (store, _):
             record = store.document(doc_id)
