@@ -178,6 +178,8 @@ def check_document(doc):
     Raises :class:`InvalidArgument` with the reason when it cannot be stored (the
     ingest loop turns that into a skip, so one bad record never ends a run).
     """
+    if not all(hasattr(doc, name) for name in ("id", "text", "title", "metadata", "source")):
+        raise InvalidArgument(f"not a Document: {type(doc).__name__} {doc!r:.60}")
     doc_id = check_id(doc.id, "the id")
     text = check_text(doc.text, "the text")
     title = None if doc.title is None else check_text(doc.title, "the title")
