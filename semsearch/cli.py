@@ -14,7 +14,8 @@ import click
 from . import __version__
 from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
-from .errors import SemsearchError
+from .errors import InvalidArgument, SemsearchError
+from .filters import load_queries, parse_where
 from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
 from .indexing import METRICS
 from .keywords import DEFAULT_DIVERSITY, MAX_WORDS, Keyword
@@ -53,13 +54,10 @@ def _echo_json(data) -> None:
 
 
 def _parse_where(values: tuple[str, ...]) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        field, sep, wanted = value.partition("=")
-        if not sep or not field:
-            raise click.BadParameter(f"{value!r} is not field=value", param_hint="--where")
-        pairs.append((field.strip(), wanted))
-    return pairs
+    try:
+        return parse_where(values)
+    except InvalidArgument as exc:
+        raise click.BadParameter(str(exc), param_hint="--where") from None
 
 
 def _print_hits(hits: list[Hit]) -> None:
@@ -164,26 +162,6 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
         raise click.ClickException(f"{len(report.skipped)} input(s) skipped (--strict)")
 
 
-def _load_queries(path: Path) -> list[tuple[str, str]]:
-    queries = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith("{"):
-                try:
-                    record = json.loads(line)
-                    queries.append((str(record.get("id", record.get("_id", number))), str(record["text"])))
-                except (json.JSONDecodeError, KeyError) as exc:
-                    raise SemsearchError(
-                        f"{path}:{number}: not a query record with a text field ({exc})"
-                    ) from None
-            else:
-                queries.append((str(number), line))
-    return queries
-
-
 @cli.command()
 @click.argument("query", required=False)
 @index_option
@@ -218,7 +196,7 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
     # One process, one run of queries: an ONNX Runtime session (0.3 s to start) would not pay off.
     with Index.open(index_path, create=False, query_backend="torch") as idx:
         if queries_file is not None:
-            queries = _load_queries(queries_file)
+            queries = load_queries(queries_file)
             results = idx.search_many([q for _, q in queries], k, mode=mode, where=filters,
                                       min_score=min_score, metric=metric, cluster=cluster)
             for (query_id, text), hits in zip(queries, results):
@@ -758,6 +736,149 @@ def topics(index_path, method, n, words, show_documents, only_topic, seed, as_js
         if show_documents:
             for doc_id, share in topic.documents:
                 click.echo(f"    {share:.3f}  {doc_id}")
+
+
+
+# -- serving ------------------------------------------------------------------------------
+def _token_store(index_path: Path):
+    from .index import DB_FILE
+    from .tokens import TokenStore
+
+    if not (index_path / DB_FILE).exists():
+        raise SemsearchError(f"no index at {index_path}: create one with `semsearch index -i {index_path} FILES...`")
+    return TokenStore(index_path / DB_FILE)
+
+
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback needs tokens (or --public).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--public", is_flag=True, help="Serve reads without a token on any address (writes still need one).")
+@click.option("--cors", "cors", multiple=True, metavar="ORIGIN",
+              help="Allow browser pages from ORIGIN to call the API (repeatable; default: CORS off).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another Host header to accept, e.g. a name a proxy forwards (repeatable).")
+@click.option("--rate", type=click.FloatRange(0), default=50.0, show_default=True,
+              help="Requests per second per client before 429 (0 = no limit).")
+@click.option("--burst", type=click.IntRange(1), default=200, show_default=True, help="Burst above --rate.")
+@click.option("--deadline", type=click.FloatRange(0.1), default=30.0, show_default=True,
+              help="Seconds before a request gets 504.")
+@click.option("--batching/--no-batching", default=True, show_default=True,
+              help="Answer concurrent searches in one forward pass (a few ms window).")
+@click.option("--batch-window", type=click.FloatRange(0), default=4.0, show_default=True,
+              help="Milliseconds a search waits for others to batch with.")
+def serve(index_path, host, port, public, cors, allow_hosts, rate, burst, deadline, batching, batch_window):
+    """Serve the index over HTTP: a JSON API and a web page, from this package.
+
+    Binds 127.0.0.1 (this machine only). Without tokens the server is read-only;
+    writes need a token from `semsearch tokens create --scope write`. Open
+    http://127.0.0.1:8765/ for the page, /api/v1/docs for the API.
+
+    \b
+    Examples:
+      semsearch serve
+      semsearch serve -i ~/indexes/notes --port 9000
+      semsearch serve --host 0.0.0.0 --allow-host search.example.org   # needs tokens
+      curl 'http://127.0.0.1:8765/api/v1/search?q=glaciers&k=3'
+    """
+    import uvicorn
+
+    from .server import ServerConfig, create_app
+    from .server.auth import is_loopback
+
+    with _token_store(index_path) as store:
+        has_tokens = store.any_active()
+    if not is_loopback(host) and not (has_tokens or public):
+        raise click.ClickException(
+            f"refusing to serve on {host}: anyone who can reach it could read the index. Create a token "
+            "first (`semsearch tokens create --scope read`), or pass --public to serve reads to everyone."
+        )
+    config = ServerConfig(host=host, port=port, public=public, cors=tuple(cors), allow_hosts=tuple(allow_hosts),
+                          rate=rate, burst=burst, deadline_s=deadline, batching=batching,
+                          batch_window_ms=batch_window)
+    app = create_app(index_path, config)
+    click.echo(f"semsearch: serving {index_path} on http://{host}:{port}/ (API docs: /api/v1/docs); "
+               f"{'tokens required' if has_tokens else 'read-only without a token'}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.group()
+def tokens():
+    """Create, list and revoke API tokens of an index (for `semsearch serve`).
+
+    \b
+    Examples:
+      semsearch tokens create --scope write --name uploader --expires 30d
+      semsearch tokens list
+      semsearch tokens revoke 3
+    """
+
+
+@tokens.command("create")
+@index_option
+@click.option("--scope", type=click.Choice(["read", "write", "admin"]), default="read", show_default=True,
+              help="read: search and browse; write: also add, delete, cluster; admin: everything.")
+@click.option("--name", help="A note to tell tokens apart in `tokens list`.")
+@click.option("--expires", metavar="30d|12h|DATE|never", help="When it stops working (default never).")
+@json_option
+def tokens_create(index_path, scope, name, expires, as_json):
+    """Make a token; it is printed once, alone on the last line. Only its hash is stored.
+
+    \b
+    Examples:
+      semsearch tokens create --scope read
+      TOKEN=$(semsearch tokens create --scope write --expires 7d | tail -n 1)
+      curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8765/api/v1/info
+    """
+    with _token_store(index_path) as store:
+        token, secret = store.create(scope, name=name, expires=expires)
+    if as_json:
+        _echo_json({**token.to_dict(), "token": secret})
+        return
+    click.echo(f"Token {token.id} ({token.scope}{', expires ' + token.expires if token.expires else ''}). "
+               "Keep it now: it is not shown again.")
+    click.echo(secret)
+
+
+@tokens.command("list")
+@index_option
+@json_option
+def tokens_list(index_path, as_json):
+    """The tokens of an index: id, prefix, scope, name, dates (never the secrets).
+
+    \b
+    Example:
+      semsearch tokens list --json
+    """
+    with _token_store(index_path) as store:
+        found = store.list()
+    if as_json:
+        _echo_json([t.to_dict() for t in found])
+        return
+    if not found:
+        click.echo("No tokens: the server is read-only for everyone on this machine.")
+        return
+    click.echo(f"{'id':>4}  {'prefix':<12} {'scope':<6} {'state':<8} {'expires':<26} name")
+    for t in found:
+        state = "active" if t.active else ("revoked" if t.revoked else "expired")
+        click.echo(f"{t.id:>4}  {t.prefix:<12} {t.scope:<6} {state:<8} {t.expires or 'never':<26} {t.name or ''}")
+
+
+@tokens.command("revoke")
+@click.argument("token")
+@index_option
+def tokens_revoke(token, index_path):
+    """Revoke a token by its id or prefix (as `tokens list` shows them).
+
+    \b
+    Examples:
+      semsearch tokens revoke 3
+      semsearch tokens revoke ss_AbCdEfGh
+    """
+    with _token_store(index_path) as store:
+        revoked = store.revoke(token)
+    click.echo(f"Revoked token {revoked.id} ({revoked.prefix}, {revoked.scope}).", err=True)
 
 
 def main() -> None:

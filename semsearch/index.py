@@ -45,7 +45,18 @@ from .errors import SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
 from .reading import Document, Skipped
-from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
+from .searching import (
+    FUSION_DEPTH,
+    MODES,
+    ChunkMap,
+    Hit,
+    Ranked,
+    dense_rank,
+    explain_hits,
+    fuse,
+    keyword_rank,
+    to_hits,
+)
 from .storing import ClusterFilter, Store, now
 
 log = logging.getLogger("semsearch")
@@ -473,10 +484,11 @@ class Index:
         min_score: float | None = None,
         metric: str = "cosine",
         cluster: ClusterRef = None,
+        explain: bool = False,
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
         return self.search_many(
-            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
+            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster, explain=explain
         )[0]
 
     def search_many(
@@ -490,6 +502,7 @@ class Index:
         metric: str = "cosine",
         batch_size: int = 32,
         cluster: ClusterRef = None,
+        explain: bool = False,
     ) -> list[list[Hit]]:
         """Rank documents for each query (embedded together in one pass).
 
@@ -497,7 +510,9 @@ class Index:
         (reciprocal-rank fusion of both).  ``where`` filters on metadata (and ``id``,
         ``title``, ``source``) before ranking, and so does ``cluster`` (``"NAME:LABEL"``
         or ``(name, label)``: only the documents a stored clustering put in that
-        cluster).  ``metric`` applies to the dense side.
+        cluster).  ``metric`` applies to the dense side.  ``explain`` attaches to each hit
+        its dense rank and score, keyword rank and BM25, and fused score (the other side is
+        ranked too when the mode has one side only; the hits do not change).
         """
         if mode not in MODES:
             raise SemsearchError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -508,19 +523,26 @@ class Index:
         filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
         queries = list(queries)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        side_depth = max(k, FUSION_DEPTH)  # a side ranked for ``explain`` only
         dense: list[list[Ranked]] = [[] for _ in queries]
-        if mode in ("dense", "hybrid"):
-            dense = self._dense(self.embedder.encode_queries(queries, batch_size=batch_size), depth, filters, metric)
+        if mode in ("dense", "hybrid") or explain:
+            dense = self._dense(self.embedder.encode_queries(queries, batch_size=batch_size),
+                                depth if mode != "keyword" else side_depth, filters, metric)
         results = []
         for i, query in enumerate(queries):
+            keyword: list[Ranked] = []
+            if mode != "dense" or explain:
+                keyword = keyword_rank(self.store, query, depth if mode != "dense" else side_depth, filters)
             if mode == "dense":
                 ranked = dense[i]
             else:
-                keyword = keyword_rank(self.store, query, depth, filters)
                 ranked = keyword[:k] if mode == "keyword" else fuse([dense[i], keyword], k)
             if min_score is not None:
                 ranked = [r for r in ranked if r.score >= min_score]
-            results.append(to_hits(self.store, ranked, query))
+            hits = to_hits(self.store, ranked, query)
+            if explain:
+                explain_hits(hits, dense[i], keyword, metric, fused=mode == "hybrid")
+            results.append(hits)
         return results
 
     def _dense(self, query_vectors, k, filters, metric, exclude: Sequence[str] = ()) -> list[list[Ranked]]:

@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import SemsearchError
+from .errors import IndexLocked
 
 
 class WriterLock:
@@ -30,7 +30,7 @@ class WriterLock:
             holder = _read_pid(fd)
             os.close(fd)
             who = f"process {holder}" if holder else "another process"
-            raise SemsearchError(
+            raise IndexLocked(
                 f"index is locked by {who} (another `index` or `remove` is writing to it); "
                 f"wait for it to finish and try again"
             ) from None
