@@ -41,7 +41,7 @@ from .embedding import (
     resolve_model_path,
     resolve_precision,
 )
-from .errors import SemsearchError
+from .errors import NotFound, SemsearchError
 from .indexing import METRICS, VectorIndex
 from .locking import WriterLock, is_locked
 from .reading import Document, Skipped
@@ -708,7 +708,7 @@ class Index:
         run = self.store.clustering(name, label=label, assignments=with_assignments)
         if run is None:
             names = self.store.clustering_names()
-            raise SemsearchError(
+            raise NotFound(
                 f"no clustering named {name!r}: "
                 + (f"the stored ones are {', '.join(names)}" if names else "this index has none; make one with "
                    "`semsearch cluster`")

@@ -50,6 +50,11 @@ def served(path: Path) -> tuple[BackgroundServer, str, str]:
     return server, read, write
 
 
+def shoot(page, path: Path) -> None:
+    page.evaluate("() => { document.getElementById('toast').hidden = true; }")
+    page.screenshot(path=str(path))
+
+
 def use_token(page, secret: str) -> None:
     page.locator("#token").fill(secret)
     page.locator("#token-form button").click()
@@ -81,7 +86,7 @@ def exercise(browser, url: str, tokens: tuple[str, str], query: str, shots: Path
     page.locator(".hit .score").first.hover()
     explain = page.locator(".hit .explain").first
     assert explain.is_visible() and "BM25" in explain.inner_text()
-    page.screenshot(path=str(shots / "serve-search.png"))
+    shoot(page, shots / "serve-search.png")
 
     page.locator("input[name=mode][value=compare]").check()
     page.wait_for_selector(".compare section:nth-child(3) .hit")
@@ -99,13 +104,14 @@ def exercise(browser, url: str, tokens: tuple[str, str], query: str, shots: Path
     page.wait_for_selector("#doc-similar li")
     assert page.locator("#doc-title").inner_text() == first_title
     assert page.locator("#best-chunk").count() == 1
-    page.screenshot(path=str(shots / "serve-document.png"))
+    shoot(page, shots / "serve-document.png")
     page.go_back()
     page.wait_for_selector(".hit")
 
     # The map: points drawn, a hover names a document, a lasso selects and shows key phrases.
     page.goto(url + "/#/map?projection=" + projection)
-    page.wait_for_function("() => document.getElementById('map-status').textContent.includes('projection')")
+    page.wait_for_function("() => document.getElementById('map-status').textContent.includes('projection')",
+                           timeout=300_000)  # UMAP compiles (numba) on first use
     painted = page.evaluate("""() => { const c = document.getElementById('map');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
@@ -126,7 +132,7 @@ def exercise(browser, url: str, tokens: tuple[str, str], query: str, shots: Path
     page.mouse.up()
     page.wait_for_selector("#selection-keywords li")
     assert "documents selected" in page.locator("#map-selection").inner_text()
-    page.screenshot(path=str(shots / "serve-map.png"))
+    shoot(page, shots / "serve-map.png")
 
     # The index page: counts; with a write token, upload a file and watch its job finish.
     page.goto(url + "/#/index")
@@ -140,7 +146,7 @@ def exercise(browser, url: str, tokens: tuple[str, str], query: str, shots: Path
     page.wait_for_selector(".job[data-state=done]", timeout=60_000)
     page.wait_for_function(
         f"() => document.querySelector('#index-info tr:first-child td').textContent === '{before + 1}'")
-    page.screenshot(path=str(shots / "serve-index.png"))
+    shoot(page, shots / "serve-index.png")
 
     # Narrow window: nothing wider than the viewport.
     page.set_viewport_size({"width": 380, "height": 800})
@@ -183,11 +189,12 @@ def test_web_page_in_chromium(browser, tmp_path, tiny_model):
 
 
 @pytest.mark.slow
-def test_screenshots_of_the_sample_corpus(browser, tmp_path):
+def test_screenshots_of_the_sample_corpus(browser, tmp_path, monkeypatch):
     """The README's screenshots: the sample corpus with the real bundled model."""
     path = tmp_path / "sample"
+    monkeypatch.chdir(SAMPLE_DATA.parent)  # ids as the README shows them: data/articles/...
     with Index.open(path) as idx:
-        idx.add_documents(read_inputs([SAMPLE_DATA / "articles", SAMPLE_DATA / "notes.jsonl"]))
+        idx.add_documents(read_inputs(["data/articles", "data/notes.jsonl"]))
         idx.cluster("kmeans", k=6, name="sample")
     shots = REPO / "docs" if os.environ.get("SEMSEARCH_SCREENSHOTS") else tmp_path
     server, read, write = served(path)

@@ -153,7 +153,8 @@ def test_caps_and_bad_arguments(client):
     error_of(client.post("/api/v1/search", json={"queries": ["q"] * 65}), 400)
     error_of(client.post("/api/v1/search", json={"queries": []}), 400)
     error_of(client.post("/api/v1/search", content=b"{not json", headers={"content-type": "application/json"}), 400)
-    assert "clustering" in error_of(client.get("/api/v1/search", params={"q": "x", "cluster": "nope:1"}), 400)
+    assert "no clustering" in error_of(client.get("/api/v1/search", params={"q": "x", "cluster": "nope:1"}), 404)
+    assert "NAME:LABEL" in error_of(client.get("/api/v1/search", params={"q": "x", "cluster": "nope"}), 400)
     error_of(client.get("/api/v1/nothing-here"), 404)
 
 
@@ -164,7 +165,7 @@ def test_documents_routes(client):
     error_of(client.get("/api/v1/documents", params={"limit": 0}), 400)
     doc = client.get("/api/v1/documents/doc-003").json()
     assert doc["id"] == "doc-003" and doc["text"] and doc["chunk_spans"][0]["start"] == 0
-    assert "not found" in error_of(client.get("/api/v1/documents/nope"), 404) or True
+    assert "no document 'nope'" in error_of(client.get("/api/v1/documents/nope"), 404)
     similar = client.get("/api/v1/documents/doc-003/similar", params={"k": 3}).json()["hits"]
     assert len(similar) == 3 and "doc-003" not in [h["id"] for h in similar]
     error_of(client.get("/api/v1/documents/nope/similar"), 404)
@@ -199,7 +200,7 @@ def test_topics_facets_clusterings(client):
     assert points["points"] == 40 and len(points["x"]) == len(points["y"]) == len(points["ids"]) == 40
     assert all(0 <= v <= 1 for v in points["x"] + points["y"])
     assert sorted(set(points["labels"])) == [c["label"] for c in run["clusters"]]
-    assert "no clustering" in error_of(client.get("/api/v1/clusterings/nope"), 400) or True
+    assert "no clustering named 'nope'" in error_of(client.get("/api/v1/clusterings/nope"), 404)
 
 
 # -- security ------------------------------------------------------------------------------------
@@ -411,3 +412,29 @@ def test_concurrent_searches_are_micro_batched(index_path):
                  for i in range(16)}
     assert searches == 16 and batches < 16
     assert results == alone  # batched answers are the answers each query gets alone
+
+
+def test_a_full_queue_answers_503_and_a_slow_request_504(index_path):
+    from semsearch.server.batching import Overloaded, ReadWorker
+
+    release = threading.Event()
+    worker = ReadWorker(lambda: None, max_queue=1)
+    worker.start()
+    try:
+        worker.call(lambda _: release.wait(30))  # taken by the thread, which now blocks
+        time.sleep(0.2)
+        worker.call(lambda _: None)  # fills the queue
+        with pytest.raises(Overloaded):
+            worker.call(lambda _: None)
+    finally:
+        release.set()
+        worker.stop()
+    config = ServerConfig(query_backend="torch", deadline_s=0.3)
+    with TestClient(create_app(index_path, config)) as c:
+        blocked = threading.Event()
+        c.app.state.slow.call(lambda _: blocked.wait(30))  # the slow-read thread is busy
+        try:
+            assert "longer than 0.3s" in error_of(c.get("/api/v1/topics"), 504)
+            assert c.get("/api/v1/search", params={"q": "cat"}).status_code == 200  # searches are not held up
+        finally:
+            blocked.set()

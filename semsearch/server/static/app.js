@@ -69,6 +69,22 @@ function marked(text, spans) {
   return out;
 }
 
+// A window of about ``width`` characters around the first marked word, on word boundaries.
+function snippet(text, spans, width = 360) {
+  if (text.length <= width) return marked(text, spans);
+  const first = spans && spans.length ? spans[0][0] : 0;
+  let start = Math.max(0, first - Math.floor(width / 3));
+  if (start > 0) { const space = text.indexOf(" ", start); start = space >= 0 && space < first ? space + 1 : start; }
+  let end = Math.min(text.length, start + width);
+  if (end < text.length) { const space = text.lastIndexOf(" ", end); end = space > start ? space : end; }
+  const inside = (spans || []).filter(([a, b]) => a >= start && b <= end).map(([a, b]) => [a - start, b - start]);
+  const out = document.createDocumentFragment();
+  if (start > 0) out.append("… ");
+  out.append(marked(text.slice(start, end), inside));
+  if (end < text.length) out.append(" …");
+  return out;
+}
+
 const fmt = (x, digits = 4) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
 
 // -- routing (hash) -----------------------------------------------------------------------------
@@ -194,7 +210,7 @@ const Search = {
            el("span", {class: "score", tabindex: "0", "aria-label": "score " + fmt(hit.score) + ", explain"},
               fmt(hit.score)),
            this.explain(hit)),
-        el("p", {class: "snippet"}, marked(hit.text, hit.highlights)),
+        el("p", {class: "snippet"}, snippet(hit.text, hit.highlights)),
         badges));
     });
     return list;
@@ -299,7 +315,15 @@ const MapView = {
   async load(name) {
     $("map-status").textContent = "Projecting the documents…";
     const projection = $("map-projection").value;
-    const run = await api("/clusterings/" + encodeURIComponent(name) + "?" + query({projection}));
+    let run = null;
+    // A first UMAP projection can outlast the request deadline (504); it goes on in the
+    // server and is cached, so ask again.
+    for (let attempt = 1; run === null; attempt++) {
+      try { run = await api("/clusterings/" + encodeURIComponent(name) + "?" + query({projection})); } catch (e) {
+        if (e.status !== 504 || attempt >= 30) throw e;
+        $("map-status").textContent = `Projecting the documents… (still working, ${attempt})`;
+      }
+    }
     this.loadedName = name + "/" + projection;
     this.data = run.map;
     this.selected = null; this.query = null;
