@@ -124,11 +124,12 @@ def exercise(browser, url: str, tokens: tuple[str, str], query: str, shots: Path
     page.locator("#map-q").fill(query)
     page.wait_for_function("() => MapView.query !== null")
     page.locator("#map-lasso").click()
-    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x0 + 5, y0 + 5)
+    # A square lasso of 240 px around the first document's point.
+    cx, cy = box["x"] + point[0], box["y"] + point[1]
+    page.mouse.move(cx - 120, cy - 120)
     page.mouse.down()
-    for px, py in ((w - 5, 5), (w - 5, h - 5), (5, h - 5), (5, 5)):
-        page.mouse.move(x0 + px, y0 + py, steps=5)
+    for dx, dy in ((120, -120), (120, 120), (-120, 120), (-120, -120)):
+        page.mouse.move(cx + dx, cy + dy, steps=5)
     page.mouse.up()
     page.wait_for_selector("#selection-keywords li")
     assert "documents selected" in page.locator("#map-selection").inner_text()

@@ -479,7 +479,8 @@ const MapView = {
   async placeQuery() {
     const q = $("map-q").value.trim();
     if (!q || !this.data) { this.query = null; this.draw(); return; }
-    const hits = (await api("/search?" + query({q, k: 10, explain: "false", highlight: "false"}))).hits;
+    // Dense neighbours: the map is drawn from the vectors, so the query joins them by its vector.
+    const hits = (await api("/search?" + query({q, k: 10, mode: "dense", explain: "false", highlight: "false"}))).hits;
     const position = new Map(this.data.ids.map((id, i) => [id, i]));
     const near = hits.map((h) => position.get(h.id)).filter((i) => i !== undefined);
     if (!near.length) { this.query = null; this.draw(); return; }
