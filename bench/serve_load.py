@@ -143,7 +143,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = (args.work or Path(tmp)) / "serve-load-index"
         with Index.open(path) as idx:
-            if idx.store.counts()["documents"] < len(base):
+            if idx.counts()["documents"] < len(base):
                 print(f"indexing {len(base)} documents of the {source} ...", flush=True)
                 idx.add(base, ids=[f"d{i}" for i in range(len(base))])
         with TokenStore(path / "index.db") as store:

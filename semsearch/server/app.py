@@ -27,8 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, browsing
 from ..errors import InvalidArgument, NotFound, SemsearchError
-from ..filters import parse_where
 from ..index import DB_FILE, Index
+from ..queries import parse_where
 from ..reading import Document
 from ..searching import MODES, highlights
 from ..tokens import TokenStore
@@ -327,24 +327,15 @@ def create_app(index_path: str | Path, config: ServerConfig | None = None) -> Fa
                       cluster: str | None = None):
         filters = parse_where(where)
 
-        def find(idx: Index):
-            if idx.store.find(doc_id) is None:
-                raise NotFound(f"no document {doc_id!r} in the index")
-            return idx.similar(doc_id, k, where=filters, cluster=cluster or None)
-
-        hits = await read_call(find)
+        hits = await read_call(lambda idx: idx.similar(doc_id, k, where=filters, cluster=cluster or None))
         return {"id": doc_id, "hits": [h.to_dict() for h in hits]}
 
     @app.get(f"{API}/documents/{{doc_id:path}}/keywords", tags=["documents"], summary="Key phrases of a document",
              dependencies=[read])
     async def document_keywords(doc_id: str, method: Literal["tfidf", "textrank", "embed"] = "tfidf",
                                 n: int = Query(10, ge=1, le=100), diversity: float | None = Query(None, ge=0, le=1)):
-        def extract(idx: Index):
-            if idx.store.find(doc_id) is None:
-                raise NotFound(f"no document {doc_id!r} in the index")
-            return idx.keywords(doc_id, method=method, n=n, diversity=diversity)
-
-        found = await read_call(extract, heavy=method == "embed")
+        found = await read_call(lambda idx: idx.keywords(doc_id, method=method, n=n, diversity=diversity),
+                                heavy=method == "embed")
         return {"id": doc_id, "method": method, "keywords": [k.to_dict() for k in found]}
 
     @app.get(f"{API}/documents/{{doc_id:path}}", tags=["documents"], summary="One document, with chunk spans",
@@ -397,20 +388,7 @@ def create_app(index_path: str | Path, config: ServerConfig | None = None) -> Fa
     @app.get(f"{API}/clusterings/{{name}}", tags=["clusterings"], dependencies=[read],
              summary="A stored run with its 2-D map (ids, titles, labels, x, y)")
     async def clustering(name: str, projection: Literal["auto", "umap", "pca"] = "auto", map: bool = True):
-        def load(idx: Index):
-            run = idx.clustering(name, with_assignments=False).to_dict()
-            run.pop("assignments", None)
-            run["changes"] = idx.store.clustering_changes(name)
-            if map:
-                key = (name, projection, idx.store.generation(), run["created"])
-                if key not in map_cache:
-                    if len(map_cache) > 8:
-                        map_cache.clear()
-                    map_cache[key] = browsing.clustering_map(idx, name, projection)
-                run["map"] = map_cache[key]
-            return run
-
-        return await read_call(load, heavy=True)
+        return await read_call(lambda idx: browsing.clustering_view(idx, name, projection, map, map_cache), heavy=True)
 
     @app.post(f"{API}/clusterings", tags=["clusterings"], status_code=202, dependencies=[write],
               summary="Run a clustering and store it (a job)")
