@@ -175,7 +175,8 @@ def main() -> None:
                 if batching and args.ingest:
                     auth = {"Authorization": f"Bearer {token}"}
                     before = httpx.get(server.url + "/api/v1/info", headers=auth).json()["documents"]
-                    body = {"documents": [{"id": f"new{i}", "text": t} for i, t in enumerate(extra)]}
+                    run_id = int(time.time())  # new ids each run: a re-run adds documents too
+                    body = {"documents": [{"id": f"new-{run_id}-{i}", "text": t} for i, t in enumerate(extra)]}
                     job = httpx.post(server.url + "/api/v1/documents", json=body, headers=auth, timeout=120).json()
                     row = load(server.url, token, qs, max(levels), args.requests)
                     state = httpx.get(server.url + f"/api/v1/jobs/{job['job']}", headers=auth).json()
