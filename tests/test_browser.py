@@ -124,12 +124,14 @@ def exercise(browser, url: str, tokens: tuple[str, str], query: str, shots: Path
     page.locator("#map-q").fill(query)
     page.wait_for_function("() => MapView.query !== null")
     page.locator("#map-lasso").click()
-    # A square lasso of 240 px around the first document's point.
+    # A lasso of up to 240 px square around the first document's point, inside the canvas.
     cx, cy = box["x"] + point[0], box["y"] + point[1]
-    page.mouse.move(cx - 120, cy - 120)
+    left, right = max(box["x"] + 3, cx - 120), min(box["x"] + box["width"] - 3, cx + 120)
+    top, bottom = max(box["y"] + 3, cy - 120), min(box["y"] + box["height"] - 3, cy + 120)
+    page.mouse.move(left, top)
     page.mouse.down()
-    for dx, dy in ((120, -120), (120, 120), (-120, 120), (-120, -120)):
-        page.mouse.move(cx + dx, cy + dy, steps=5)
+    for x, y in ((right, top), (right, bottom), (left, bottom), (left, top)):
+        page.mouse.move(x, y, steps=5)
     page.mouse.up()
     page.wait_for_selector("#selection-keywords li")
     assert "documents selected" in page.locator("#map-selection").inner_text()
