@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import clusterings, ingest
 from . import keywords as kw
-from .chunking import check_chunking, default_overlap
+from .chunking import resolve_chunking
 from .clustering import DEFAULT_SEED, Clustering
 from .clusterings import ClusterRef
 from .embedding import Embedder, check_query_backend, load_tokenizer
@@ -54,6 +54,7 @@ from .searching import (
 )
 from .settings import IndexSettings
 from .storing import Store
+from .topics import Topic
 from .vectors import METRICS, VectorBackend
 from .vectors.sync import FAISS_FILE, VectorSync
 
@@ -161,12 +162,7 @@ class Index:
 
     @staticmethod
     def _new_settings(embedder: Embedder, chunk_size: int | None, chunk_overlap: int | None) -> dict:
-        limit = embedder.max_length - 2  # room for [CLS] and [SEP]
-        size = chunk_size or limit
-        overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
-        check_chunking(size, overlap)
-        if size > limit:
-            raise InvalidArgument(f"chunk size {size} exceeds the model's limit of {limit} tokens")
+        size, overlap = resolve_chunking(embedder.max_length, chunk_size, chunk_overlap)
         return {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
 
     def close(self) -> None:
@@ -622,7 +618,7 @@ class Index:
         max_words: int = 1,
         seed: int = 0,
         max_iter: int = 20,
-    ) -> list[kw.Topic]:
+    ) -> list[Topic]:
         """Topics of the whole corpus, largest first: top words, share of the corpus, documents.
 
         ``lda``: scikit-learn LatentDirichletAllocation with ``n`` topics over the
