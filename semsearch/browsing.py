@@ -13,8 +13,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .clustering import PROJECTIONS, project_2d
+from .clustering import PROJECTIONS
 from .errors import InvalidArgument, NotFound
+from .mapping import project_2d
 from .storing import Store
 
 # Facets: a metadata field is offered as a filter when it has few distinct scalar values.
