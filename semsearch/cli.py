@@ -67,7 +67,8 @@ def _print_hits(hits: list[Hit]) -> None:
         return
     width = shutil.get_terminal_size((100, 20)).columns
     for rank, hit in enumerate(hits, start=1):
-        heading = f"{rank:>3}  {hit.score:.4f}  {hit.id}"
+        page = f"p. {hit.page}  " if hit.page is not None else ""  # before the id, which can be long
+        heading = f"{rank:>3}  {hit.score:.4f}  {page}{hit.id}"
         if hit.title and hit.title != hit.id:
             heading += f"  {hit.title}"
         click.echo(click.style(heading[:width], bold=True))
@@ -127,8 +128,9 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
           chunk_size, chunk_overlap, precision, batch_size, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
-    Reads .txt, .md, .html, and records from .jsonl, .json and .csv. Unchanged
-    documents are skipped; changed ones are re-embedded. Unusable inputs are
+    Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
+    from .jsonl, .json and .csv. Unchanged documents are skipped (a PDF or Office
+    file by its bytes, before it is read); changed ones are re-embedded. Unusable inputs are
     skipped with one line each and a summary. Settings (--model, --layers,
     --pooling, --chunk-*) apply when the index is created and are stored in it.
 
@@ -146,7 +148,7 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
         show = sys.stderr.isatty() if progress is None else progress
         with terminal_bar("Indexing", "doc", enabled=show) as update:
             report = idx.add_documents(
-                read_inputs(inputs, fields, globs), batch_size=batch_size,
+                read_inputs(inputs, fields, globs, defer=True), batch_size=batch_size,
                 on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
                 on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
                                              chunks_per_s=f"{p.chunks_per_second:.1f}"),

@@ -39,7 +39,7 @@ from .extracting import TOPIC_METHODS, Extractor
 from .ingest import AddReport, Encoder, Executor, LocalExecutor, Progress
 from .locking import WriterLock
 from .queries import Filters, normalise_filters
-from .reading import Document, Skipped
+from .reading import Document, DocumentFile, Skipped
 from .searching import (
     FUSION_DEPTH,
     MODES,
@@ -280,7 +280,7 @@ class Index:
 
     def add_documents(
         self,
-        documents: Iterable[Document | Skipped],
+        documents: Iterable[Document | Skipped | DocumentFile],
         *,
         batch_size: int = 32,
         show_progress: bool = False,
@@ -324,7 +324,7 @@ class Index:
             executor = LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
             executor.on_embedded = count_embedded
 
-        def counted() -> Iterator[Document | Skipped]:
+        def counted() -> Iterator[Document | Skipped | DocumentFile]:
             nonlocal seen
             for item in documents:
                 yield item
@@ -478,7 +478,7 @@ class Index:
                                               exclude=[doc_id])[0])
 
     def get(self, doc_id: str) -> dict | None:
-        """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
+        """A stored document: id, title, source, text, metadata, chunk count, timestamps, page starts."""
         if not isinstance(doc_id, str):
             raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
         with self._reading(vectors=False) as (store, _):

@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .chunking import Chunk, chunk_text
-from .reading import Document, Skipped
+from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
 from .storing import Store
 from .vectors.sync import VectorSync
@@ -41,7 +41,13 @@ CHARACTERS_PER_TOKEN = 4
 
 
 def content_hash(doc: Document) -> str:
-    """What decides whether a document changed: its text, title and metadata."""
+    """What decides whether a document changed: its text, title and metadata.
+
+    A PDF/Office/EPUB file's is the hash of its bytes (``reading.DocumentFile``), known
+    before its text is extracted, so an unchanged file is never read twice.
+    """
+    if doc.file_hash:
+        return doc.file_hash
     payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -162,10 +168,17 @@ def _split(batch: list[Planned], chunked: list[list[Chunk]], vectors: np.ndarray
 
 
 def plan(
-    documents: Iterable[Document | Skipped], store: Store, report: AddReport, skip: Callable[[Skipped], None]
+    documents: Iterable[Document | Skipped | DocumentFile], store: Store, report: AddReport,
+    skip: Callable[[Skipped], None],
 ) -> Iterator[Planned]:
     """The documents that are new or changed; counts the unchanged ones in ``report``."""
     for item in documents:
+        if isinstance(item, DocumentFile):  # hashed, not yet extracted: extract only if changed
+            found = store.find(item.id)
+            if found is not None and found[1] == item.file_hash:
+                report.unchanged += 1
+                continue
+            item = item.read()
         if isinstance(item, Skipped):
             skip(item)
             continue
@@ -218,6 +231,7 @@ def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: Ad
                 new_ids.extend(store.insert_document(
                     doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
                     content_hash=item.planned.digest, chunks=item.chunks, vectors=item.vectors, added=added_at,
+                    pages=doc.pages,
                 ))
                 report.chunks += len(item.chunks)
         generation = store.generation()

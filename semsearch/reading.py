@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from . import formats
+
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst", ".text"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+DOCUMENT_SUFFIXES = set(formats.SUFFIXES)  # PDF, Word, PowerPoint, EPUB, OpenDocument (semsearch.formats)
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | DOCUMENT_SUFFIXES
 
 
 @dataclass
@@ -33,6 +36,26 @@ class Document:
     title: str | None = None
     metadata: dict = field(default_factory=dict)
     source: str | None = None
+    # Character offsets in ``text`` where each page (slide, chapter) starts; None: no pages.
+    pages: tuple[int, ...] | None = None
+    # SHA-256 of the file's bytes for document formats: it stands for the content hash.
+    file_hash: str | None = None
+
+
+@dataclass
+class DocumentFile:
+    """A PDF, Office or EPUB file, hashed but not yet read (``read_inputs(..., defer=True)``).
+
+    Extraction is the costly part, so the ingest compares ``file_hash`` with the stored
+    document's content hash first and calls :meth:`read` only for a new or changed file.
+    """
+
+    id: str
+    path: Path
+    file_hash: str
+
+    def read(self) -> Document | Skipped:
+        return _extract_document(self.path, self.id, self.file_hash)
 
 
 @dataclass
@@ -60,11 +83,13 @@ def read_inputs(
     fields: RecordFields | None = None,
     globs: Sequence[str] = (),
     stdin: IO[str] | None = None,
-) -> Iterator[Document | Skipped]:
+    defer: bool = False,
+) -> Iterator[Document | Skipped | DocumentFile]:
     """Yield documents (and skips) from files, directories (recursive) and ``-`` (stdin).
 
     Directories contribute files with a supported suffix that match any of ``globs``
     (all of them when none are given); files named explicitly are always read.
+    ``defer``: yield PDF/Office/EPUB files as :class:`DocumentFile` (hashed, not read).
     """
     fields = fields or RecordFields()
     for item in inputs:
@@ -74,9 +99,9 @@ def read_inputs(
         path = Path(item)
         if path.is_dir():
             for file in _walk(path, globs):
-                yield from read_file(file, fields)
+                yield from read_file(file, fields, defer)
         elif path.exists():
-            yield from read_file(path, fields)
+            yield from read_file(path, fields, defer)
         else:
             yield Skipped(str(path), "no such file or directory")
 
@@ -112,9 +137,18 @@ def _read_text(path: Path) -> str | Skipped:
     return text
 
 
-def read_file(path: Path, fields: RecordFields | None = None) -> Iterator[Document | Skipped]:
-    """Read one file by its suffix; unknown suffixes are read as plain text."""
+def read_file(
+    path: Path, fields: RecordFields | None = None, defer: bool = False
+) -> Iterator[Document | Skipped | DocumentFile]:
+    """Read one file by its suffix; unknown suffixes are read as plain text.
+
+    Document formats go by their bytes: a PDF or Office file named ``.txt`` is read as
+    what it is (:mod:`semsearch.formats`).
+    """
     fields = fields or RecordFields()
+    if path.suffix.lower() in DOCUMENT_SUFFIXES or formats.sniff_file(path, lenient=False):
+        yield _document_file(path, defer)
+        return
     text = _read_text(path)
     if isinstance(text, Skipped):
         yield text
@@ -132,6 +166,27 @@ def read_file(path: Path, fields: RecordFields | None = None) -> Iterator[Docume
             yield Document(doc_id, body, title or path.stem, {}, source)
     else:
         yield Document(doc_id, text.strip(), _text_title(text, suffix) or path.stem, {}, source)
+
+
+def _document_file(path: Path, defer: bool) -> Document | Skipped | DocumentFile:
+    try:
+        digest = formats.file_digest(path)
+    except OSError as exc:
+        return Skipped(str(path), f"unreadable ({exc.strerror or exc})")
+    if defer:
+        return DocumentFile(path.as_posix(), path, digest)
+    return _extract_document(path, path.as_posix(), digest)
+
+
+def _extract_document(path: Path, doc_id: str, digest: str) -> Document | Skipped:
+    try:
+        found = formats.read(path)
+    except formats.Unreadable as exc:
+        return Skipped(str(path), str(exc))
+    if not found.text.strip():
+        return Skipped(str(path), "no text")
+    return Document(doc_id, found.text, found.title or path.stem, found.metadata, str(path.resolve()),
+                    found.pages or None, digest)
 
 
 def read_stdin(stream: IO[str], fields: RecordFields) -> Iterator[Document | Skipped]:

@@ -113,6 +113,12 @@ CREATE TABLE IF NOT EXISTS term_df (
 ) WITHOUT ROWID;
 """
 
+# Page starts of a document read from a paged format (PDF pages, slides, EPUB chapters):
+# a JSON list of character offsets, NULL for other documents.  Added after format 1
+# shipped, as a nullable column added on open when missing (the format stays 1; an
+# older semsearch ignores it and writes NULL).
+PAGES_COLUMN = "pages"
+
 # Columns of `documents` a --where filter may name besides metadata fields.
 FILTERABLE_COLUMNS = ("id", "title", "source")
 
@@ -175,6 +181,7 @@ class Store:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self.conn = connection
+        self.has_pages = False  # whether documents has the pages column (see PAGES_COLUMN)
 
     @classmethod
     def connect(cls, path: Path) -> Store:
@@ -182,6 +189,7 @@ class Store:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
         store = cls(path, conn)
+        store.has_pages = store._pages_present()  # a reading connection of an opened index
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
         conn.execute("PRAGMA synchronous = FULL")
@@ -196,6 +204,7 @@ class Store:
             for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
                                "generation": 0, "faiss_generation": -1, "term_df_generation": 0}.items():
                 store._put(key, value)
+        store._add_pages_column()
         return store
 
     @classmethod
@@ -212,6 +221,7 @@ class Store:
             with store.transaction(bump=False):
                 for statement in _statements(CLUSTER_SCHEMA):
                     store.conn.execute(statement)
+        store._add_pages_column()
         if not store.term_df_current():
             try:
                 store.rebuild_term_df()
@@ -224,6 +234,21 @@ class Store:
 
     def table_names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+    def _pages_present(self) -> bool:
+        return any(row[1] == PAGES_COLUMN for row in self.conn.execute("PRAGMA table_info(documents)"))
+
+    def _add_pages_column(self) -> None:
+        if not self._pages_present():
+            try:
+                self.conn.execute(f"ALTER TABLE documents ADD COLUMN {PAGES_COLUMN} TEXT")
+            except sqlite3.OperationalError as exc:  # read-only, or another process added it just now
+                if not self._pages_present():
+                    log.info("documents of %s have no page numbers: %s", self.path, exc)
+        self.has_pages = self._pages_present()
+
+    def _pages_sql(self, alias: str = "") -> str:
+        return f"{alias}{PAGES_COLUMN}" if self.has_pages else "NULL"
 
     # -- settings -------------------------------------------------------------
     def settings(self) -> dict:
@@ -296,14 +321,20 @@ class Store:
         chunks: Sequence,
         vectors: np.ndarray,
         added: str | None = None,
+        pages: Sequence[int] | None = None,
     ) -> list[int]:
         """Insert one document with its chunks and their vectors; returns the chunk ids."""
         stamp = now()
+        values = [doc_id, title, source, text, json.dumps(metadata, ensure_ascii=False), content_hash,
+                  len(chunks), added or stamp, stamp]
+        extra = ""
+        if pages and self.has_pages:
+            extra = f", {PAGES_COLUMN}"
+            values.append(json.dumps([int(p) for p in pages]))
         cursor = self.conn.execute(
-            "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc_id, title, source, text, json.dumps(metadata, ensure_ascii=False), content_hash,
-             len(chunks), added or stamp, stamp),
+            "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated"
+            f"{extra}) VALUES ({', '.join('?' * len(values))})",
+            values,
         )
         pk = cursor.lastrowid
         self._count_terms(text, +1)
@@ -322,15 +353,16 @@ class Store:
 
     def document(self, doc_id: str) -> dict | None:
         row = self.conn.execute(
-            "SELECT pk, id, title, source, text, metadata, chunk_count, added, updated "
-            "FROM documents WHERE id = ?",
+            "SELECT pk, id, title, source, text, metadata, chunk_count, added, updated, "
+            f"{self._pages_sql()} FROM documents WHERE id = ?",
             (doc_id,),
         ).fetchone()
         if row is None:
             return None
-        keys = ("pk", "id", "title", "source", "text", "metadata", "chunks", "added", "updated")
+        keys = ("pk", "id", "title", "source", "text", "metadata", "chunks", "added", "updated", "pages")
         record = dict(zip(keys, row))
         record["metadata"] = json.loads(record["metadata"])
+        record["pages"] = json.loads(record["pages"]) if record["pages"] else None
         return record
 
     def document_pks(self, doc_ids: Iterable[str]) -> dict[str, int]:
@@ -372,23 +404,31 @@ class Store:
         rows = self.conn.execute("SELECT c.id, d.id FROM chunks c JOIN documents d ON d.pk = c.document").fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows]
 
-    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-        """Chunk id -> (position in its document, text)."""
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, tuple[int, str, int]]:
+        """Chunk id -> (position in its document, text, start offset in the document's text)."""
         ids = [int(i) for i in chunk_ids]
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(f"SELECT id, position, text FROM chunks WHERE id IN ({marks})", ids)
-        return {row[0]: (row[1], row[2]) for row in rows}
+        rows = self.conn.execute(f"SELECT id, position, text, start FROM chunks WHERE id IN ({marks})", ids)
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def documents_summary(self, doc_ids: Sequence[str]) -> dict[str, dict]:
-        """Document id -> title, source and metadata (not the text)."""
+        """Document id -> title, source, metadata and page starts (not the text)."""
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(f"SELECT id, title, source, metadata FROM documents WHERE id IN ({marks})", ids)
-        return {r[0]: {"title": r[1], "source": r[2], "metadata": json.loads(r[3])} for r in rows}
+        rows = self.conn.execute(
+            f"SELECT id, title, source, metadata, {self._pages_sql()} FROM documents WHERE id IN ({marks})", ids
+        )
+        return {r[0]: {"title": r[1], "source": r[2], "metadata": json.loads(r[3]),
+                       "pages": json.loads(r[4]) if r[4] else None} for r in rows}
+
+    def locate(self, doc_id: str, fragment: str) -> int | None:
+        """Character offset of the first occurrence of ``fragment`` in a document's text, or None."""
+        row = self.conn.execute("SELECT instr(text, ?) FROM documents WHERE id = ?", (fragment, doc_id)).fetchone()
+        return row[0] - 1 if row and row[0] else None
 
     def filtered_chunk_ids(self, filters: Sequence[Filter]) -> np.ndarray:
         sql, params = where_clause(filters)
