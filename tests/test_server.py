@@ -50,8 +50,13 @@ def index_path(tmp_path_factory, tiny_model):
 
 @pytest.fixture(scope="module")
 def client(index_path):
-    with TestClient(create_app(index_path, ServerConfig())) as test_client:
+    with local_client(create_app(index_path, ServerConfig())) as test_client:
         yield test_client
+
+
+def local_client(app, **options) -> TestClient:
+    """The in-process client, sending the Host header of a loopback server (the allowlist's)."""
+    return TestClient(app, base_url="http://127.0.0.1:8765", **options)
 
 
 def cli_json(*args) -> object:
@@ -181,7 +186,7 @@ def test_document_ids_with_slashes(index_path, tmp_path, tiny_model):
     path = tmp_path / "slashes"
     with Index.open(path, model=tiny_model) as idx:
         idx.add(["a cat on a mat", "a dog in a river"], ids=["notes/a.md", "notes/b.md"])
-    with TestClient(create_app(path, ServerConfig(query_backend="torch"))) as c:
+    with local_client(create_app(path, ServerConfig(query_backend="torch"))) as c:
         assert c.get("/api/v1/documents/notes/a.md").json()["id"] == "notes/a.md"
         assert c.get("/api/v1/documents/notes%2Fb.md").json()["id"] == "notes/b.md"
         assert c.get("/api/v1/documents/notes/a.md/similar").json()["hits"][0]["id"] == "notes/b.md"
@@ -227,7 +232,7 @@ def secured(tmp_path, tiny_model):
 
 def test_token_scopes(secured):
     path, read, write = secured
-    with TestClient(create_app(path, ServerConfig(query_backend="torch"))) as c:
+    with local_client(create_app(path, ServerConfig(query_backend="torch"))) as c:
         assert c.get("/api/v1/health").status_code == 200  # always open
         assert "token" in error_of(c.get("/api/v1/search", params={"q": "cat"}), 401)
         assert c.get("/api/v1/search", params={"q": "cat"}).headers["www-authenticate"] == "Bearer"
@@ -250,7 +255,7 @@ def test_token_scopes(secured):
         with TokenStore(path / "index.db") as store:
             store.revoke(read[:11])
         assert "revoked" in error_of(c.get("/api/v1/info", headers=as_reader), 401)
-    with TestClient(create_app(path, ServerConfig(query_backend="torch", public=True))) as c:
+    with local_client(create_app(path, ServerConfig(query_backend="torch", public=True))) as c:
         assert c.get("/api/v1/search", params={"q": "cat"}).status_code == 200  # --public: reads open
         error_of(c.post("/api/v1/documents", json=body), 401)  # ... writes are not
 
@@ -258,7 +263,7 @@ def test_token_scopes(secured):
 def test_host_body_and_rate_limits(secured):
     path, read, write = secured
     config = ServerConfig(query_backend="torch", public=True, rate=2, burst=3, max_body=1_000_000)
-    with TestClient(create_app(path, config)) as c:
+    with local_client(create_app(path, config)) as c:
         assert "Host" in error_of(c.get("/api/v1/health", headers={"Host": "evil.example:8765"}), 400)
         assert c.get("/api/v1/health", headers={"Host": "127.0.0.1:8765"}).status_code == 200
         big = {"documents": [{"id": "big", "text": "x" * 1_100_000}]}
@@ -269,11 +274,11 @@ def test_host_body_and_rate_limits(secured):
         error_of(limited, 429)
         assert int(limited.headers["retry-after"]) >= 1
         assert c.get("/api/v1/health").status_code == 200  # health is never limited
-    with TestClient(create_app(path, ServerConfig(query_backend="torch", cors=("http://app.example",)))) as c:
+    with local_client(create_app(path, ServerConfig(query_backend="torch", cors=("http://app.example",)))) as c:
         preflight = c.options("/api/v1/search", headers={"Origin": "http://app.example",
                                                          "Access-Control-Request-Method": "GET"})
         assert preflight.headers["access-control-allow-origin"] == "http://app.example"
-    with TestClient(create_app(path, ServerConfig(query_backend="torch"))) as c:
+    with local_client(create_app(path, ServerConfig(query_backend="torch"))) as c:
         response = c.get("/api/v1/health", headers={"Origin": "http://app.example"})
         assert "access-control-allow-origin" not in response.headers  # CORS is off by default
 
@@ -313,7 +318,7 @@ def test_tokens_cli(tmp_path, tiny_model):
 def test_writes_and_clustering_jobs(secured):
     path, _, write = secured
     auth = {"Authorization": f"Bearer {write}"}
-    with TestClient(create_app(path, ServerConfig(query_backend="torch")), headers=auth) as c:
+    with local_client(create_app(path, ServerConfig(query_backend="torch")), headers=auth) as c:
         job = c.post("/api/v1/clusterings", json={"method": "kmeans", "k": 2, "name": "two"}, headers=auth).json()
         c.app.state.writer.wait_idle(120)
         done = c.get(f"/api/v1/jobs/{job['job']}").json()
@@ -336,7 +341,7 @@ def test_a_locked_index_fails_the_job_with_423(secured):
 
     path, _, write = secured
     auth = {"Authorization": f"Bearer {write}"}
-    with TestClient(create_app(path, ServerConfig(query_backend="torch")), headers=auth) as c:
+    with local_client(create_app(path, ServerConfig(query_backend="torch")), headers=auth) as c:
         with WriterLock(path / LOCK_FILE):
             job = c.post("/api/v1/documents", json={"documents": [{"id": "z", "text": "zebra"}]},
                          headers={"Authorization": f"Bearer {write}"}).json()
@@ -430,7 +435,7 @@ def test_a_full_queue_answers_503_and_a_slow_request_504(index_path):
         release.set()
         worker.stop()
     config = ServerConfig(query_backend="torch", deadline_s=0.3)
-    with TestClient(create_app(index_path, config)) as c:
+    with local_client(create_app(index_path, config)) as c:
         blocked = threading.Event()
         c.app.state.slow.call(lambda _: blocked.wait(30))  # the slow-read thread is busy
         try:

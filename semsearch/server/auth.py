@@ -44,7 +44,7 @@ def is_loopback(host: str) -> bool:
 
 def allowed_hosts(bind_host: str, extra: tuple[str, ...] = ()) -> set[str]:
     """Host names (no port) a request may carry: loopback names, the bound address, and ``extra``."""
-    hosts = {"localhost", "127.0.0.1", "[::1]", "::1", "testserver"}
+    hosts = {"localhost", "127.0.0.1", "[::1]", "::1"}
     if bind_host not in ("0.0.0.0", "::", ""):
         hosts.add(bind_host.lower())
         if ":" in bind_host and not bind_host.startswith("["):
