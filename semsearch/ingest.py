@@ -27,9 +27,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .chunking import Chunk, chunk_text
+from .errors import InvalidArgument
 from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
 from .storing import Store
+from .validation import check_document
 from .vectors.sync import VectorSync
 
 # Chunks embedded and committed together, about: bounds the memory of a batch, and is the
@@ -178,9 +180,17 @@ def plan(
             if found is not None and found[1] == item.file_hash:
                 report.unchanged += 1
                 continue
-            item = item.read()
+            try:  # a reader's surprise costs this file, not the run
+                item = item.read()
+            except Exception as exc:
+                item = Skipped(str(item.path), f"could not be read ({type(exc).__name__}: {str(exc)[:200]})")
         if isinstance(item, Skipped):
             skip(item)
+            continue
+        try:  # one document that cannot be stored (bad types, NaN, surrogates) is skipped, not the run
+            item = check_document(item)
+        except InvalidArgument as exc:
+            skip(Skipped(str(getattr(item, "source", None) or getattr(item, "id", "?"))[:200], str(exc)))
             continue
         if not item.text or not item.text.strip():
             skip(Skipped(item.source or item.id, "empty text"))
