@@ -153,13 +153,23 @@ def cli(quiet: bool) -> None:
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic for a NEW index: "
               "auto (default) = bf16 where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--device", help="Where the model runs: auto, cpu (default), cuda, cuda:N, mps. Not stored "
+              "in the index. With --ray: the workers' device (default cuda with --gpus-per-worker, else cpu).")
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS", help="Chunk and embed on a Ray cluster: auto "
+              "($RAY_ADDRESS, else the Ray started on this machine, else a new local one) or its address. "
+              "Needs pip install 'semsearch[ray]'.")
+@click.option("--workers", type=click.IntRange(1), help="With --ray: embedding workers (default: one per GPU "
+              "with --gpus-per-worker, else one per CPU of the cluster).")
+@click.option("--gpus-per-worker", type=click.FloatRange(0), default=0, show_default=True,
+              help="With --ray: GPUs each worker holds (0: workers embed on CPUs).")
 @click.option("--max-document-bytes", type=click.IntRange(1), default=DEFAULT_MAX_DOCUMENT_BYTES, show_default=True,
               help="Skip any document (a text file, a JSON line, a CSV row, standard input) larger than this.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, batch_size, max_document_bytes, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, batch_size, max_document_bytes, device, ray_address, workers,
+          gpus_per_worker, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
@@ -174,23 +184,44 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
       semsearch index corpus.jsonl --id-field _id --text-field title,text
       semsearch index notes/ --glob '*.md' -i ~/indexes/notes
       cat posts.jsonl | semsearch index - --text-field body
+      semsearch index corpus/ --device cuda
+      semsearch index corpus/ --ray auto --gpus-per-worker 1
     """
+    if ray_address is None and (workers is not None or gpus_per_worker):
+        raise click.UsageError("--workers and --gpus-per-worker need --ray")
+    executor = None
+    if ray_address is not None:
+        from .distributed import RayExecutor, require_ray
+
+        require_ray()  # before anything is read or loaded
+        executor = RayExecutor(ray_address, workers=workers, gpus_per_worker=gpus_per_worker,
+                               batch_size=batch_size, device=device)
+        device = None  # the workers' device; this process only writes
     fields = RecordFields(text=tuple(f.strip() for f in text_field.split(",") if f.strip()),
                           id=id_field, title=title_field)
-    with Index.open(index_path, model=model, layers=layers, pooling=pooling,
-                    chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision) as idx:
-        show = sys.stderr.isatty() if progress is None else progress
-        with terminal_bar("Indexing", "doc", enabled=show) as update:
-            report = idx.add_documents(
-                read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
-                batch_size=batch_size,
-                on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
-                on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
-                                             chunks_per_s=f"{p.chunks_per_second:.1f}"),
-            )
-        counts = idx.counts()
+    try:
+        with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
+                        chunk_overlap=chunk_overlap, precision=precision, device=device) as idx:
+            show = sys.stderr.isatty() if progress is None else progress
+            with terminal_bar("Indexing", "doc", enabled=show) as update:
+                report = idx.add_documents(
+                    read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
+                    batch_size=batch_size, executor=executor,
+                    on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
+                    on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
+                                                 chunks_per_s=f"{p.chunks_per_second:.1f}"),
+                )
+            counts = idx.counts()
+    finally:
+        if executor is not None:
+            executor.close()
+    extra = {}
+    if executor is not None:
+        extra = {"ray": {"startup_seconds": round(executor.stats.startup_seconds, 3),
+                         "workers": len(executor.stats.workers), "resent_batches": executor.stats.resent}}
     if as_json:
-        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()}})
+        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()},
+                    **extra})
     else:
         rate = report.chunks / report.seconds if report.seconds else 0.0
         click.echo(

@@ -126,6 +126,7 @@ class Index:
         self.settings = IndexSettings.from_stored(store.settings())
         self._embedder = embedder
         self.query_backend = query_backend
+        self.device = "cpu"  # where the model runs: a choice of the run (Index.open), never stored
         self._lock = WriterLock(path / LOCK_FILE)
         self._sync = VectorSync(path, self.settings, store, self._lock)
         self._local = threading.local()
@@ -149,6 +150,7 @@ class Index:
         create: bool = True,
         query_backend: str = "onnx",
         encoder: Encoder | None = None,
+        device: str | None = None,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
@@ -163,6 +165,9 @@ class Index:
         ``encoder``: anything with ``encode(texts, batch_size=...)`` returning unit vectors
         of the index's dimension, used instead of loading the index's model (a remote
         service, a test double); opening an existing index only.
+
+        ``device``: where the model runs (``cpu``, ``auto``, ``cuda[:N]``, ``mps``); see
+        :class:`Embedder`.  Not stored: an index built on a GPU is queried on any CPU.
         """
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
@@ -187,10 +192,13 @@ class Index:
                 remove_stale_temporaries(path, all_of_them=True)
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
-                                        query_backend=query_backend)
+                                        query_backend=query_backend, device=device or "cpu")
                     store = Store.create(db_path, cls._new_settings(embedder, chunk_size, chunk_overlap))
-                    return cls(path, store, embedder, query_backend)
+                    created = cls(path, store, embedder, query_backend)
+                    created.device = embedder.device
+                    return created
         index = cls(path, Store.open(db_path), encoder, query_backend=query_backend)
+        index.device = device or "cpu"
         if not index.store.read_only:
             remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
@@ -222,7 +230,8 @@ class Index:
         if self._embedder is None:
             with self._state:
                 if self._embedder is None:
-                    self._embedder = Embedder.from_settings(self.settings, query_backend=self.query_backend)
+                    self._embedder = Embedder.from_settings(self.settings, query_backend=self.query_backend,
+                                                            device=self.device)
         return self._embedder
 
     def _tokenizer(self):
