@@ -624,7 +624,7 @@ class Index:
             self._reductions, self._reductions_generation = {}, generation
         computed = compute(vectors, method, params, show_progress=show_progress, cache=self._reductions)
         labels, vectors = computed.labels, computed.vectors
-        clusters = describe(vectors, labels, ids, texts)
+        clusters = describe(vectors, labels, ids, texts, analyzer=self.store.analyzer)
         details = {**computed.details, "index_generation": generation}
         details["seconds"]["total"] = round(time.perf_counter() - started, 3)
         result = Clustering(
@@ -756,19 +756,20 @@ class Index:
                  encode: Callable[[list[str]], np.ndarray] | None = None,
                  documents: int | None = None, pool: int | None = None) -> list[kw.Keyword]:
         if method == "textrank":
-            return kw.textrank(text, n, max_words=max_words)
+            return kw.textrank(text, n, max_words=max_words, analyzer=self.store.analyzer)
         if method == "tfidf":
             if documents is None:
                 documents = self.store.counts()["documents"]
-            terms = kw.document_terms(text)
+            terms = kw.document_terms(text, self.store.analyzer)
             df = self.store.document_frequencies(terms)
             if pk is None:  # a text from outside counts as one more document
-                return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words)
-            return kw.tfidf(text, df, documents, n, max_words=max_words)
+                return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words,
+                                analyzer=self.store.analyzer)
+            return kw.tfidf(text, df, documents, n, max_words=max_words, analyzer=self.store.analyzer)
         vector = (self.store.document_vector(pk, self.settings["dimension"]) if pk is not None
                   else self._text_vector(text))
         return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
-                        max_words=max_words, pool=pool)
+                        max_words=max_words, pool=pool, analyzer=self.store.analyzer)
 
     def keywords(
         self,
@@ -845,7 +846,8 @@ class Index:
                     break
                 if cache is not None:
                     cache.prefetch(p for _, _, text in group
-                                   for p in kw.embed_pool(text, n, max_words=max_words, pool=pool)[0])
+                                   for p in kw.embed_pool(text, n, max_words=max_words, pool=pool,
+                                                               analyzer=self.store.analyzer)[0])
                 for pk, doc_id, text in group:
                     yield doc_id, self._extract(text, pk, method, n, diversity, max_words, cache, documents, pool)
                     progress.update(1)
@@ -884,7 +886,7 @@ class Index:
             raise SemsearchError("the index has no documents")
         try:
             topics, shares = kw.lda_topics(texts, n, top_words=words, max_words=max_words, seed=seed,
-                                           max_iter=max_iter)
+                                           max_iter=max_iter, analyzer=self.store.analyzer)
         except ValueError as exc:
             raise SemsearchError(str(exc)) from None
         dominant = shares.argmax(axis=1)

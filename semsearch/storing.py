@@ -23,7 +23,7 @@ import sqlite_utils
 
 from .embedding import normalised_mean
 from .errors import SemsearchError
-from .keywords import document_terms
+from .text import Analyzer, get_analyzer, is_current, stored_analyzer
 
 log = logging.getLogger("semsearch")
 
@@ -57,15 +57,26 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document);
-CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    title, text, content='documents', content_rowid='pk', tokenize='porter unicode61'
+"""
+
+# Full text: the analyzer's output for every title and text (semsearch.text), written by
+# insert_document / delete_documents, never by triggers (SQLite's Python module cannot
+# register a tokenizer, so CJK segmentation happens before FTS5 sees the text).  Contentless:
+# the original is in `documents`, snippets are cut from it; a row is deleted by giving FTS5
+# the same analyzed values again, which a recorded, versioned analyzer reproduces.  Indexes
+# made before analyzers existed have `documents_fts` fed by triggers from the raw text
+# (= analyzer english v1); open() replaces it with this table, re-analyzing every document.
+FTS_TABLE = "analyzed_fts"
+FTS_SCHEMA = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
+    title, text, content='', tokenize='porter unicode61'
 );
-CREATE TRIGGER IF NOT EXISTS documents_fts_insert AFTER INSERT ON documents BEGIN
-    INSERT INTO documents_fts(rowid, title, text) VALUES (new.pk, new.title, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS documents_fts_delete AFTER DELETE ON documents BEGIN
-    INSERT INTO documents_fts(documents_fts, rowid, title, text) VALUES ('delete', old.pk, old.title, old.text);
-END;
+"""
+LEGACY_FTS_TABLE = "documents_fts"
+LEGACY_FTS_SQL = """
+DROP TRIGGER IF EXISTS documents_fts_insert;
+DROP TRIGGER IF EXISTS documents_fts_delete;
+DROP TABLE IF EXISTS documents_fts;
 """
 
 # Clustering runs (added after format 1 shipped: created on open when missing, so
@@ -101,7 +112,7 @@ CLUSTER_TABLES = ("clusterings", "clusters", "cluster_assignments")
 
 # Document frequencies for keyword TF-IDF (added after format 1 shipped: created and
 # filled on open when missing).  `term_df` holds, for every candidate phrase of up to
-# three words (keywords.document_terms), the number of documents containing it; it is
+# three words (Analyzer.terms), the number of documents containing it; it is
 # updated in the same transaction that inserts or deletes a document.  The settings key
 # `term_df_generation` records the generation it is exact for: every write transaction
 # of this version sets it, so a write by an older semsearch (which leaves it behind) is
@@ -177,6 +188,10 @@ class Store:
         self.path = path
         self.conn = connection
         self.db = sqlite_utils.Database(connection)
+        # The analyzer whose output the full-text table and term_df hold (set by create/open),
+        # and that table's name.
+        self.analyzer: Analyzer = get_analyzer()
+        self.fts_table = FTS_TABLE
 
     @classmethod
     def connect(cls, path: Path) -> Store:
@@ -190,18 +205,20 @@ class Store:
         return store
 
     @classmethod
-    def create(cls, path: Path, settings: dict) -> Store:
+    def create(cls, path: Path, settings: dict, analyzer: Analyzer | None = None) -> Store:
         store = cls.connect(path)
+        store.analyzer = analyzer or get_analyzer()
         with store.transaction(bump=False):
-            for statement in _statements(SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA):
+            for statement in _statements(SCHEMA + FTS_SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA):
                 store.conn.execute(statement)
             for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
-                               "generation": 0, "faiss_generation": -1, "term_df_generation": 0}.items():
+                               "generation": 0, "faiss_generation": -1, "term_df_generation": 0,
+                               "analyzer": store.analyzer.to_stored()}.items():
                 store._put(key, value)
         return store
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, analyzer: Analyzer | None = None) -> Store:
         store = cls.connect(path)
         if "settings" not in store.db.table_names():
             raise SemsearchError(f"{path} is not a semsearch index database")
@@ -214,12 +231,73 @@ class Store:
             with store.transaction(bump=False):
                 for statement in _statements(CLUSTER_SCHEMA):
                     store.conn.execute(statement)
-        if not store.term_df_current():
-            try:
-                store.rebuild_term_df()
-            except sqlite3.OperationalError as exc:  # e.g. a read-only index: TF-IDF will say so
-                log.warning("could not build the keyword statistics of %s: %s", path, exc)
+        store._use_analyzer(analyzer or get_analyzer())
         return store
+
+    def _use_analyzer(self, analyzer: Analyzer) -> None:
+        """Make the full-text table and term_df hold ``analyzer``'s output, re-analyzing if they do not.
+
+        They are rebuilt together in one transaction (never half-right) when the index
+        recorded another analyzer or version, has the old trigger-fed table, or was
+        written by an older semsearch since (term_df behind).  If the index cannot be
+        written (read-only), it is read with the analyzer it recorded, as it is.
+        """
+        recorded = stored_analyzer(self.settings())
+        tables = set(self.db.table_names())
+        if FTS_TABLE in tables and is_current(recorded, analyzer) and self.term_df_current():
+            self.analyzer = analyzer
+            return
+        try:
+            self.reanalyze(analyzer, recorded)
+        except sqlite3.OperationalError as exc:  # e.g. a read-only index
+            log.warning("could not re-analyze the texts of %s (%s): reading it as it is", self.path, exc)
+            self.analyzer = get_analyzer(recorded["name"])
+            self.fts_table = FTS_TABLE if FTS_TABLE in tables else LEGACY_FTS_TABLE
+
+    def reanalyze(self, analyzer: Analyzer, recorded: dict | None = None) -> int:
+        """Rebuild the full-text table and term_df from the stored texts with ``analyzer``; returns documents."""
+        started = time.perf_counter()
+        recorded = recorded or stored_analyzer(self.settings())
+        documents = self.counts()["documents"]
+        if documents:
+            log.warning(
+                "re-analyzing the %d documents of %s for keyword search and keyphrases (analyzer %s v%s -> "
+                "%s v%s); this happens once", documents, self.path, recorded.get("name"), recorded.get("version"),
+                analyzer.name, analyzer.version,
+            )
+        with self.transaction(bump=False):
+            if (FTS_TABLE in self.db.table_names() and is_current(stored_analyzer(self.settings()), analyzer)
+                    and self.term_df_current()):  # another process got here first
+                self.analyzer, self.fts_table = analyzer, FTS_TABLE
+                return 0
+            for statement in _statements(LEGACY_FTS_SQL):
+                self.conn.execute(statement)
+            self.conn.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+            for statement in _statements(FTS_SCHEMA + TERMS_SCHEMA):
+                self.conn.execute(statement)
+            self.analyzer, self.fts_table = analyzer, FTS_TABLE
+            self.conn.execute("DELETE FROM term_df")
+            counts: dict[str, int] = {}
+            for pk, title, text in self.conn.execute("SELECT pk, title, text FROM documents").fetchall():
+                self._index_text(pk, title, text)
+                for term in analyzer.terms(text):
+                    counts[term] = counts.get(term, 0) + 1
+            self.conn.executemany("INSERT INTO term_df(term, df) VALUES (?, ?)", counts.items())
+            self._put("term_df_generation", self.generation())
+            self._put("analyzer", analyzer.to_stored())
+        if documents:
+            log.warning("re-analyzed %d documents in %.1fs", documents, time.perf_counter() - started)
+        return documents
+
+    def _index_text(self, pk: int, title: str | None, text: str, delete: bool = False) -> None:
+        """Add a document's analyzed title and text to the full-text table (or take them out)."""
+        values = (pk, self.analyzer.index_text(title), self.analyzer.index_text(text))
+        if delete:
+            self.conn.execute(
+                f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, text) VALUES ('delete', ?, ?, ?)", values
+            )
+        else:
+            self.conn.execute(f"INSERT INTO {FTS_TABLE}(rowid, title, text) VALUES (?, ?, ?)", values)
 
     def close(self) -> None:
         self.conn.close()
@@ -274,13 +352,14 @@ class Store:
         """Delete documents and their chunks (and their terms' counts); returns the deleted chunk ids."""
         chunk_ids: list[int] = []
         for pk in pks:
-            row = self.conn.execute("SELECT text FROM documents WHERE pk = ?", (pk,)).fetchone()
+            row = self.conn.execute("SELECT title, text FROM documents WHERE pk = ?", (pk,)).fetchone()
             if row is None:
                 continue
             chunk_ids.extend(r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE document = ?", (pk,)))
             self.conn.execute("DELETE FROM chunks WHERE document = ?", (pk,))
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
-            self._count_terms(row[0], -1)
+            self._index_text(pk, row[0], row[1], delete=True)
+            self._count_terms(row[1], -1)
         return chunk_ids
 
     def insert_document(
@@ -305,6 +384,7 @@ class Store:
              len(chunks), added or stamp, stamp),
         )
         pk = cursor.lastrowid
+        self._index_text(pk, title, text)
         self._count_terms(text, +1)
         ids = []
         for chunk, vector in zip(chunks, vectors):
@@ -401,26 +481,21 @@ class Store:
     ) -> list[tuple[str, float]]:
         """BM25 over titles and texts: ``(doc id, score)``, best first."""
         sql, params = where_clause(filters)
+        fts = self.fts_table
         return self.conn.execute(
-            "SELECT d.id, -bm25(documents_fts) AS score "
-            "FROM documents_fts JOIN documents d ON d.pk = documents_fts.rowid "
-            f"WHERE documents_fts MATCH ? AND {sql} ORDER BY bm25(documents_fts), d.pk LIMIT ?",
+            f"SELECT d.id, -bm25({fts}) AS score "
+            f"FROM {fts} JOIN documents d ON d.pk = {fts}.rowid "
+            f"WHERE {fts} MATCH ? AND {sql} ORDER BY bm25({fts}), d.pk LIMIT ?",
             [match, *params, limit],
         ).fetchall()
 
-    def snippets(self, match: str, doc_ids: Sequence[str]) -> dict[str, str]:
-        """FTS5 snippets (about 40 tokens around the matches) of a few documents."""
+    def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """Document id -> text, for a few documents (snippets are cut from the original)."""
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            "SELECT d.id, snippet(documents_fts, 1, '', '', ' … ', 40) "
-            "FROM documents_fts JOIN documents d ON d.pk = documents_fts.rowid "
-            f"WHERE documents_fts MATCH ? AND d.id IN ({marks})",
-            [match, *ids],
-        )
-        return dict(rows.fetchall())
+        return dict(self.conn.execute(f"SELECT id, text FROM documents WHERE id IN ({marks})", ids).fetchall())
 
     # -- clustering runs --------------------------------------------------------
     @contextmanager
@@ -555,7 +630,7 @@ class Store:
     # -- document frequencies (keyword TF-IDF) --------------------------------
     def _count_terms(self, text: str, delta: int) -> None:
         """Add ``delta`` (+1 or -1) to the document frequency of each of the text's terms."""
-        terms = [(t,) for t in sorted(document_terms(text))]
+        terms = [(t,) for t in sorted(self.analyzer.terms(text))]
         if delta > 0:
             self.conn.executemany(
                 "INSERT INTO term_df(term, df) VALUES (?, 1) ON CONFLICT(term) DO UPDATE SET df = df + 1", terms
@@ -570,28 +645,6 @@ class Store:
             return False
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'term_df_generation'").fetchone()
         return row is not None and int(json.loads(row[0])) == self.generation()
-
-    def rebuild_term_df(self) -> int:
-        """(Re)compute ``term_df`` from every stored text; returns the number of documents read."""
-        started = time.perf_counter()
-        with self.transaction(bump=False):
-            if self.term_df_current():  # another process got here first
-                return 0
-            for statement in _statements(TERMS_SCHEMA):
-                self.conn.execute(statement)
-            self.conn.execute("DELETE FROM term_df")
-            counts: dict[str, int] = {}
-            documents = 0
-            for (text,) in self.conn.execute("SELECT text FROM documents"):
-                documents += 1
-                for term in document_terms(text):
-                    counts[term] = counts.get(term, 0) + 1
-            self.conn.executemany("INSERT INTO term_df(term, df) VALUES (?, ?)", counts.items())
-            self._put("term_df_generation", self.generation())
-        if documents:
-            log.info("built the keyword statistics (document frequencies) of %d documents in %.1fs",
-                     documents, time.perf_counter() - started)
-        return documents
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """``term -> df`` for those of ``terms`` that occur in some document."""
