@@ -51,6 +51,9 @@ def snippet(text: str, query: str, analyzer: Analyzer, window: float = WINDOW) -
     while end < len(units) and weight + units[end][2] <= window:
         weight += units[end][2]
         end += 1
+    while best > 0 and weight + units[best - 1][2] <= window:  # room left at the end: open earlier
+        best -= 1
+        weight += units[best][2]
     start_char = 0 if best == 0 else units[best][0]
     end_char = units[end - 1][1] if end < len(units) else len(text)
     return _cut(text, start_char, end_char)
