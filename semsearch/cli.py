@@ -150,6 +150,7 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
             on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
         )
         counts = idx.store.counts()
+        warning = idx.text_info()["warning"]
     if as_json:
         _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()}})
     else:
@@ -160,6 +161,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
             f"Index {index_path}: {counts['documents']} documents, {counts['chunks']} chunks.",
             err=True,
         )
+    if warning:
+        click.echo(f"semsearch: warning: {warning}", err=True)
     if strict and report.skipped:
         raise click.ClickException(f"{len(report.skipped)} input(s) skipped (--strict)")
 
@@ -285,12 +288,17 @@ def info(index_path, as_json):
         ("chunking", f"{s['chunk_size']} tokens, {s['chunk_overlap']} overlap (max length {s['max_length']})"),
         ("created", s.get("created")),
         ("updated", data.get("updated")),
+        ("languages", ", ".join(f"{lang or '?'} {n}" for lang, n in data.get("languages", {}).items()) or "-"),
+        ("unknown", "-" if data.get("unknown_token_share") is None
+         else f"{data['unknown_token_share']:.1%} of the model's tokens are [UNK]"),
         ("database", f"{data['size_bytes']['database'] / 1e6:.2f} MB"),
         ("faiss", f"{data['size_bytes']['faiss'] / 1e6:.2f} MB"
                   + ("" if data["faiss_up_to_date"] else " (stale: rebuilt on next use)")),
     ]
     for name, value in rows:
         click.echo(f"{name:<10} {value}")
+    if data.get("warning"):
+        click.echo(f"semsearch: warning: {data['warning']}", err=True)
 
 
 @cli.command()

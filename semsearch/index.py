@@ -47,6 +47,7 @@ from .locking import WriterLock, is_locked
 from .reading import Document, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .storing import ClusterFilter, Store, now
+from .text import coverage
 
 log = logging.getLogger("semsearch")
 
@@ -392,7 +393,7 @@ class Index:
                     new_ids.extend(self.store.insert_document(
                         doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
                         content_hash=digest, chunks=chunks, vectors=embedded[offset : offset + len(chunks)],
-                        added=added_at,
+                        added=added_at, unknown_tokens=coverage.unknown_tokens(embedder.tokenizer, doc.text),
                     ))
                     offset += len(chunks)
             vectors.remove(removed)
@@ -517,7 +518,9 @@ class Index:
                 ranked = dense[i]
             else:
                 keyword = keyword_rank(self.store, query, depth, filters)
-                ranked = keyword[:k] if mode == "keyword" else fuse([dense[i], keyword], k)
+                ranked = keyword[:k] if mode == "keyword" else fuse(
+                    [dense[i], keyword], k,
+                    weights=coverage.fusion_weights(coverage.unknown_share(self.embedder.tokenizer, query)))
             if min_score is not None:
                 ranked = [r for r in ranked if r.score >= min_score]
             results.append(to_hits(self.store, ranked, query))
@@ -896,6 +899,14 @@ class Index:
             topic.documents = [(ids[i], float(shares[i, topic.topic])) for i in order]
         return sorted(topics, key=lambda t: (-t.weight, t.topic))
 
+    def text_info(self) -> dict:
+        """The corpus' languages and the share of its tokens the model cannot read (with advice if high)."""
+        unknown, tokens = self.store.unknown_tokens()
+        share = unknown / tokens if tokens else None
+        return {"languages": self.store.language_mix(),
+                "unknown_token_share": None if share is None else round(share, 4),
+                "warning": coverage.remedy(share) if share is not None and share >= coverage.WARN_SHARE else None}
+
     def info(self) -> dict:
         """Counts, stored settings and sizes on disk."""
         settings = {k: v for k, v in self.settings.items() if k not in ("generation", "faiss_generation", "updated")}
@@ -907,6 +918,7 @@ class Index:
         return {
             "path": str(self.path.resolve()),
             **self.store.counts(),
+            **self.text_info(),
             "settings": settings,
             "updated": current.get("updated"),
             "faiss_up_to_date": current["faiss_generation"] == current["generation"],

@@ -110,17 +110,23 @@ def keyword_rank(store: Store, query: str, k: int, filters: Sequence[Filter] = (
     return [Ranked(doc_id, float(score)) for doc_id, score in store.keyword_search(match, k, filters)]
 
 
-def fuse(rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K) -> list[Ranked]:
-    """Reciprocal-rank fusion: score = sum over rankings of 1 / (rrf_k + rank).
+def fuse(
+    rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[Ranked]:
+    """Reciprocal-rank fusion: score = sum over rankings of weight / (rrf_k + rank).
 
+    ``weights`` (default all 1) scale each ranking; a ranking of weight 0 is left out
+    (:func:`semsearch.text.coverage.fusion_weights`: a query the model cannot read).
     The best chunk (and so the snippet) comes from the first ranking that has the
     document: dense, whose snippet is the best-matching chunk.
     """
     fused: dict[str, float] = {}
     first: dict[str, Ranked] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights if weights is not None else [1.0] * len(rankings)):
+        if weight <= 0:
+            continue
         for rank, item in enumerate(ranking, start=1):
-            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + 1.0 / (rrf_k + rank)
+            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + weight / (rrf_k + rank)
             first.setdefault(item.doc_id, item)
     order = sorted(fused, key=lambda doc_id: -fused[doc_id])[:k]
     return [Ranked(d, fused[d], first[d].chunk_id) for d in order]

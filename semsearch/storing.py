@@ -24,6 +24,7 @@ import sqlite_utils
 from .embedding import normalised_mean
 from .errors import SemsearchError
 from .text import Analyzer, get_analyzer, is_current, stored_analyzer
+from .text.languages import detect as detect_language
 
 log = logging.getLogger("semsearch")
 
@@ -73,6 +74,19 @@ CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
 );
 """
 LEGACY_FTS_TABLE = "documents_fts"
+# Per document: its language (semsearch.text.languages, from scripts) and how many of its
+# tokens the model cannot read (semsearch.text.coverage).  Added after format 1 shipped:
+# created on open; languages are filled in from the stored texts when re-analyzing, token
+# counts stay NULL for documents indexed before (they need the model's tokenizer).
+TEXT_STATS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS text_stats (
+    document INTEGER PRIMARY KEY,
+    lang TEXT NOT NULL,
+    tokens INTEGER,
+    unknown INTEGER
+);
+CREATE INDEX IF NOT EXISTS text_stats_lang ON text_stats(lang);
+"""
 LEGACY_FTS_SQL = """
 DROP TRIGGER IF EXISTS documents_fts_insert;
 DROP TRIGGER IF EXISTS documents_fts_delete;
@@ -127,6 +141,8 @@ CREATE TABLE IF NOT EXISTS term_df (
 
 # Columns of `documents` a --where filter may name besides metadata fields.
 FILTERABLE_COLUMNS = ("id", "title", "source")
+# Fields a --where filter finds in `text_stats` when the document's metadata lacks them.
+STATS_FIELDS = ("lang",)
 
 
 def now() -> str:
@@ -174,6 +190,11 @@ def where_clause(filters: Sequence[Filter]) -> tuple[str, list]:
             params.append(value)
             continue
         path = '$."' + field.replace('"', '""') + '"'
+        if field in STATS_FIELDS:  # the metadata's own field wins, else the detected one
+            clauses.append(f"coalesce(json_extract(d.metadata, ?), (SELECT s.{field} FROM text_stats s "
+                           "WHERE s.document = d.pk)) = ?")
+            params.extend([path, value])
+            continue
         candidates = _coerce(value)
         clauses.append("(" + " OR ".join("json_extract(d.metadata, ?) = ?" for _ in candidates) + ")")
         for candidate in candidates:
@@ -209,7 +230,7 @@ class Store:
         store = cls.connect(path)
         store.analyzer = analyzer or get_analyzer()
         with store.transaction(bump=False):
-            for statement in _statements(SCHEMA + FTS_SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA):
+            for statement in _statements(SCHEMA + FTS_SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA + TEXT_STATS_SCHEMA):
                 store.conn.execute(statement)
             for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
                                "generation": 0, "faiss_generation": -1, "term_df_generation": 0,
@@ -244,7 +265,8 @@ class Store:
         """
         recorded = stored_analyzer(self.settings())
         tables = set(self.db.table_names())
-        if FTS_TABLE in tables and is_current(recorded, analyzer) and self.term_df_current():
+        if (FTS_TABLE in tables and "text_stats" in tables and is_current(recorded, analyzer)
+                and self.term_df_current()):
             self.analyzer = analyzer
             return
         try:
@@ -273,13 +295,17 @@ class Store:
             for statement in _statements(LEGACY_FTS_SQL):
                 self.conn.execute(statement)
             self.conn.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
-            for statement in _statements(FTS_SCHEMA + TERMS_SCHEMA):
+            for statement in _statements(FTS_SCHEMA + TERMS_SCHEMA + TEXT_STATS_SCHEMA):
                 self.conn.execute(statement)
             self.analyzer, self.fts_table = analyzer, FTS_TABLE
             self.conn.execute("DELETE FROM term_df")
             counts: dict[str, int] = {}
             for pk, title, text in self.conn.execute("SELECT pk, title, text FROM documents").fetchall():
                 self._index_text(pk, title, text)
+                self.conn.execute(
+                    "INSERT INTO text_stats(document, lang) VALUES (?, ?) "
+                    "ON CONFLICT(document) DO UPDATE SET lang = excluded.lang", (pk, detect_language(text)),
+                )
                 for term in analyzer.terms(text):
                     counts[term] = counts.get(term, 0) + 1
             self.conn.executemany("INSERT INTO term_df(term, df) VALUES (?, ?)", counts.items())
@@ -359,6 +385,7 @@ class Store:
             self.conn.execute("DELETE FROM chunks WHERE document = ?", (pk,))
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
             self._index_text(pk, row[0], row[1], delete=True)
+            self.conn.execute("DELETE FROM text_stats WHERE document = ?", (pk,))
             self._count_terms(row[1], -1)
         return chunk_ids
 
@@ -374,8 +401,12 @@ class Store:
         chunks: Sequence,
         vectors: np.ndarray,
         added: str | None = None,
+        unknown_tokens: tuple[int, int] | None = None,
     ) -> list[int]:
-        """Insert one document with its chunks and their vectors; returns the chunk ids."""
+        """Insert one document with its chunks and their vectors; returns the chunk ids.
+
+        ``unknown_tokens``: ``(unknown, total)`` tokens of its text for the model, if measured.
+        """
         stamp = now()
         cursor = self.conn.execute(
             "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated) "
@@ -385,6 +416,9 @@ class Store:
         )
         pk = cursor.lastrowid
         self._index_text(pk, title, text)
+        unknown, tokens = unknown_tokens or (None, None)
+        self.conn.execute("INSERT INTO text_stats(document, lang, tokens, unknown) VALUES (?, ?, ?, ?)",
+                          (pk, detect_language(text), tokens, unknown))
         self._count_terms(text, +1)
         ids = []
         for chunk, vector in zip(chunks, vectors):
@@ -672,6 +706,22 @@ class Store:
                 return
             yield from rows
             last = rows[-1][0]
+
+    def language_mix(self) -> dict[str, int]:
+        """Documents per detected language, most first."""
+        if "text_stats" not in self.db.table_names():  # an old index opened read-only
+            return {}
+        return dict(self.conn.execute(
+            "SELECT lang, count(*) AS n FROM text_stats GROUP BY lang ORDER BY n DESC, lang"
+        ).fetchall())
+
+    def unknown_tokens(self) -> tuple[int, int]:
+        """``(unknown, total)`` model tokens over the documents whose tokens were counted."""
+        if "text_stats" not in self.db.table_names():
+            return 0, 0
+        row = self.conn.execute("SELECT coalesce(sum(unknown), 0), coalesce(sum(tokens), 0) FROM text_stats "
+                                "WHERE tokens IS NOT NULL").fetchone()
+        return int(row[0]), int(row[1])
 
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
