@@ -67,7 +67,7 @@ def keyphrases(data: Path, split: str, workdir: Path, methods: list[str]) -> dic
         for method in methods:
             started = time.perf_counter()
             f1 = {5: [], 10: []}
-            for record, (doc_id, found) in zip(records, index.keywords_many([r["id"] for r in records],
+            for record, (_, found) in zip(records, index.keywords_many([r["id"] for r in records],
                                                                              method=method, n=10)):
                 gold = {norm(k) for k in record["keywords"]}
                 ranked = list(dict.fromkeys(norm(k.phrase) for k in found))

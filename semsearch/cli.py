@@ -120,12 +120,16 @@ def cli(quiet: bool) -> None:
               "(default 32).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic for a NEW index: "
               "auto (default) = bf16 where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.")
+@click.option("--query-prefix", help="Text put before every query when embedding it, for a NEW index "
+              "(default from the model's name: 'query: ' for e5 models, an instruction for bge, else none).")
+@click.option("--passage-prefix", help="Text put before every chunk when embedding it, for a NEW index "
+              "(default: 'passage: ' for e5 models, else none).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, batch_size, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, query_prefix, passage_prefix, batch_size, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, and records from .jsonl, .json and .csv. Unchanged
@@ -139,11 +143,13 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
       semsearch index corpus.jsonl --id-field _id --text-field title,text
       semsearch index notes/ --glob '*.md' -i ~/indexes/notes
       cat posts.jsonl | semsearch index - --text-field body
+      semsearch index papers/ --model ~/models/multilingual-e5-small   # Chinese: a model that reads it
     """
     fields = RecordFields(text=tuple(f.strip() for f in text_field.split(",") if f.strip()),
                           id=id_field, title=title_field)
-    with Index.open(index_path, model=model, layers=layers, pooling=pooling,
-                    chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision) as idx:
+    with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
+                    chunk_overlap=chunk_overlap, precision=precision, query_prefix=query_prefix,
+                    passage_prefix=passage_prefix) as idx:
         show = sys.stderr.isatty() if progress is None else progress
         report = idx.add_documents(
             read_inputs(inputs, fields, globs), batch_size=batch_size, show_progress=show,
@@ -351,14 +357,16 @@ def _print_sweep(rows: list[dict], metric_names: tuple[str, ...]) -> None:
 @click.option("--layers", help="Layer recipe (default auto); see `semsearch index --help`.")
 @click.option("--pooling", type=click.Choice(["mean", "cls"]), help="Pooling per layer.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic (default auto).")
+@click.option("--query-prefix", help="Text before every query (default from the model's name; see `index --help`).")
+@click.option("--passage-prefix", help="Text before every chunk (default from the model's name).")
 @click.option("--sweep-layers", is_flag=True,
               help="Score every layer recipe (dense) from one forward pass, best first, marking auto's choice.")
 @click.option("--sts", "sts_file", type=click.Path(path_type=Path),
               help="Score a sentence-pair file (JSONL: sentence1, sentence2, score) by Spearman correlation.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @json_option
-def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, sweep_layers, sts_file,
-             progress, as_json):
+def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, query_prefix, passage_prefix,
+             sweep_layers, sts_file, progress, as_json):
     """Measure retrieval quality on a labelled BEIR-layout DATASET directory.
 
     DATASET holds corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and
@@ -373,6 +381,7 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
       semsearch eval DIR --mode dense --json
       semsearch eval DIR --sweep-layers
       semsearch eval --sts pairs.jsonl --sweep-layers
+      semsearch eval ../shared/data/csl/retrieval-title --split dev --mode keyword   # Chinese (CSL)
     """
     from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_sts, sweep_beir
 
@@ -406,7 +415,8 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
                        err=True)
     else:
         result = evaluate_beir(dataset, index_path=index_path, mode=mode, split=split, show_progress=show,
-                               model=model, layers=layers, pooling=pooling, precision=precision)
+                               model=model, layers=layers, pooling=pooling, precision=precision,
+                               query_prefix=query_prefix, passage_prefix=passage_prefix)
         result.pop("per_query")
         if as_json:
             _echo_json(result)

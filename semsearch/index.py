@@ -48,6 +48,7 @@ from .reading import Document, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .storing import ClusterFilter, Store, now
 from .text import coverage
+from .text.prefixes import default_prefixes, with_prefix
 
 log = logging.getLogger("semsearch")
 
@@ -147,6 +148,8 @@ class Index:
         precision: str | None = None,
         create: bool = True,
         query_backend: str = "onnx",
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
@@ -157,6 +160,10 @@ class Index:
         Runtime, about twice as fast as PyTorch once its session is up (0.3 s, plus a
         one-off export of ~2 s per model, cached); ``"torch"`` suits a process that
         runs one query and exits.  See :meth:`Embedder.encode_queries`.
+
+        ``query_prefix`` / ``passage_prefix``: text put before every query / chunk before
+        embedding (e5: ``"query: "`` / ``"passage: "``); default from the model's name
+        (:func:`semsearch.text.prefixes.default_prefixes`), stored in the index.
         """
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
@@ -171,7 +178,12 @@ class Index:
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
                                         query_backend=query_backend)
-                    size = chunk_size or embedder.max_length - 2  # room for [CLS] and [SEP]
+                    prefixes = default_prefixes(embedder.model_name)
+                    prefixes = (prefixes[0] if query_prefix is None else query_prefix,
+                                prefixes[1] if passage_prefix is None else passage_prefix)
+                    # Room for [CLS] and [SEP], and for the passage prefix.
+                    size = chunk_size or embedder.max_length - 2 - len(embedder.tokenizer(
+                        prefixes[1], add_special_tokens=False)["input_ids"])
                     overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
                     check_chunking(size, overlap)
                     if size > embedder.max_length - 2:
@@ -179,14 +191,17 @@ class Index:
                             f"chunk size {size} exceeds the model's limit of {embedder.max_length - 2} tokens"
                         )
                     store = Store.create(
-                        db_path, {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
+                        db_path, {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap,
+                                  "query_prefix": prefixes[0], "passage_prefix": prefixes[1]}
                     )
                     return cls(path, store, embedder, query_backend)
         index = cls(path, Store.open(db_path), query_backend=query_backend)
-        index._check_requested(model, layers, pooling, chunk_size, chunk_overlap, precision)
+        index._check_requested(model, layers, pooling, chunk_size, chunk_overlap, precision,
+                               query_prefix, passage_prefix)
         return index
 
-    def _check_requested(self, model, layers, pooling, chunk_size, chunk_overlap, precision=None) -> None:
+    def _check_requested(self, model, layers, pooling, chunk_size, chunk_overlap, precision=None,
+                         query_prefix=None, passage_prefix=None) -> None:
         """Refuse settings that differ from the index's: they would silently mismatch its vectors."""
         stored = self.settings
         conflicts = []
@@ -204,6 +219,9 @@ class Index:
             conflicts.append(f"chunk overlap {chunk_overlap} (index: {stored['chunk_overlap']})")
         if precision is not None and resolve_precision(precision) != stored.get("precision", "fp32"):
             conflicts.append(f"precision {precision} (index: {stored.get('precision', 'fp32')})")
+        for name, value in (("query_prefix", query_prefix), ("passage_prefix", passage_prefix)):
+            if value is not None and value != stored.get(name, ""):
+                conflicts.append(f"{name.replace('_', ' ')} {value!r} (index: {stored.get(name, '')!r})")
         if conflicts:
             raise SemsearchError(
                 f"the index at {self.path} was built with other settings: asked for "
@@ -379,7 +397,8 @@ class Index:
                 return
             texts = [chunk.text for _, _, _, chunks in pending for chunk in chunks]
             embedding_started = time.perf_counter()
-            embedded = embedder.encode(texts, batch_size=batch_size)
+            embedded = embedder.encode(with_prefix(self.settings.get("passage_prefix", ""), texts),
+                                       batch_size=batch_size)
             report.embedding_seconds += time.perf_counter() - embedding_started
             removed: list[int] = []
             new_ids: list[int] = []
@@ -511,7 +530,9 @@ class Index:
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
         dense: list[list[Ranked]] = [[] for _ in queries]
         if mode in ("dense", "hybrid"):
-            dense = self._dense(self.embedder.encode_queries(queries, batch_size=batch_size), depth, filters, metric)
+            dense = self._dense(self.embedder.encode_queries(
+                with_prefix(self.settings.get("query_prefix", ""), queries), batch_size=batch_size),
+                depth, filters, metric)
         results = []
         for i, query in enumerate(queries):
             if mode == "dense":
@@ -748,12 +769,14 @@ class Index:
         return float(diversity)
 
     def _encode_phrases(self, phrases: list[str]) -> np.ndarray:
-        return self.embedder.encode(phrases, batch_size=PHRASE_BATCH)
+        return self.embedder.encode(with_prefix(self.settings.get("query_prefix", ""), phrases),
+                                    batch_size=PHRASE_BATCH)
 
     def _text_vector(self, text: str) -> np.ndarray:
         """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
         chunks = chunk_text(text, self.embedder.tokenizer, self.settings["chunk_size"], self.settings["chunk_overlap"])
-        return normalised_mean(self.embedder.encode([c.text for c in chunks] or [text]))
+        return normalised_mean(self.embedder.encode(
+            with_prefix(self.settings.get("passage_prefix", ""), [c.text for c in chunks] or [text])))
 
     def _extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
                  encode: Callable[[list[str]], np.ndarray] | None = None,

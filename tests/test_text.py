@@ -188,3 +188,71 @@ def test_an_old_index_is_re_analyzed_on_open(zh_index, caplog):
         assert "documents_fts" not in tables and json.loads(
             idx.store.conn.execute("SELECT value FROM settings WHERE key='analyzer'").fetchone()[0]
         ) == {"name": "multilingual", "version": 1}
+
+
+# -- a multilingual model: XLM-R SentencePiece tokenizer, prefixes ----------------------------------
+def make_tiny_xlmr(directory, chars: str, max_length: int | None = 128):
+    """A randomly initialised XLM-RoBERTa with a SentencePiece-style (Unigram, ▁) tokenizer that knows
+    some Chinese characters: the layout of multilingual-e5 and bge-m3, in miniature."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizerFast
+
+    directory.mkdir(parents=True, exist_ok=True)
+    pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
+    for char in dict.fromkeys(chars):
+        pieces += [(char, -3.0), ("▁" + char, -3.5)]
+    pieces += [("▁" + w, -4.0) for w in ("search", "data", "model", "the", "cat", "query", "passage", ":")]
+    pieces.append(("<mask>", 0.0))
+    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=3, byte_fallback=False))
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    options = {"model_max_length": max_length} if max_length else {}
+    fast = XLMRobertaTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
+                                   mask_token="<mask>", **options)
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(pieces), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                              intermediate_size=64, max_position_embeddings=130, pad_token_id=1)
+    XLMRobertaModel(config).eval().save_pretrained(directory, safe_serialization=True)
+    fast.save_pretrained(directory)
+    return directory
+
+
+def test_a_sentencepiece_model_with_a_chinese_vocabulary(tmp_path):
+    chars = "".join(ZH.values())
+    model = make_tiny_xlmr(tmp_path / "multilingual-e5-tiny", chars, max_length=None)
+    long_text = ("深度学习在自然语言处理中的应用研究。" * 40)  # one space-free run, ~720 characters
+    with Index.open(tmp_path / "x", model=model, precision="fp32") as idx:
+        s = idx.settings
+        assert s["max_length"] == 128  # 130 RoBERTa positions less the padding offset
+        assert (s["query_prefix"], s["passage_prefix"]) == ("query: ", "passage: ")  # e5, from the name
+        prefix_tokens = len(idx.embedder.tokenizer("passage: ", add_special_tokens=False)["input_ids"])
+        assert s["chunk_size"] == 128 - 2 - prefix_tokens
+        idx.add([*ZH.values(), long_text], ids=[*ZH, "long"])
+        assert idx.get("long")["chunks"] <= 12  # not one chunk per character
+        assert idx.info()["unknown_token_share"] < 0.2 and idx.info()["warning"] is None
+        assert [h.id for h in idx.search("水稻", mode="keyword")] == ["bio"]
+        # The model reads these queries, so hybrid fuses both sides (not keyword only).
+        assert unknown_share(idx.embedder.tokenizer, "水稻基因") == 0.0
+        assert len(idx.search("水稻基因", k=6)) == 6
+        assert idx.keywords("nlp", method="embed", n=3)
+    with pytest.raises(Exception, match="query prefix"):
+        Index.open(tmp_path / "x", query_prefix="")
+
+
+def test_prefixes_are_used_and_stored(tmp_path, tiny_model):
+    from semsearch.text.prefixes import default_prefixes
+
+    assert default_prefixes("/m/multilingual-e5-small") == ("query: ", "passage: ")
+    assert default_prefixes("/m/bge-small-zh-v1.5")[1] == "" and default_prefixes("/m/bge-small-zh-v1.5")[0]
+    assert default_prefixes("/m/bge-m3") == ("", "") and default_prefixes("/m/all-MiniLM-L6-v2") == ("", "")
+    with Index.open(tmp_path / "p", model=tiny_model, precision="fp32", chunk_size=60,
+                    query_prefix="query: ", passage_prefix="passage: ") as idx:
+        idx.add(["the cat sat on the mat"], ids=["a"])
+        expected = idx.embedder.encode(["passage: the cat sat on the mat"])[0]
+        stored = idx.store.document_vector(idx.store.find("a")[0], idx.settings["dimension"])
+        assert float(expected @ stored) > 0.9999
+        query = idx.embedder.encode(["query: cat"])[0]
+        assert abs(idx.search("cat", mode="dense")[0].score - float(query @ stored)) < 1e-4
