@@ -49,6 +49,7 @@ from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, f
 from .storing import ClusterFilter, Store, now
 from .text import coverage
 from .text.prefixes import default_prefixes, with_prefix
+from .text.termvectors import DIMENSIONS, term_vectors
 
 log = logging.getLogger("semsearch")
 
@@ -643,13 +644,19 @@ class Index:
                 seed=seed,
             )
             vectors = self.store.document_vectors(dimension)
+        share = self.text_info()["unknown_token_share"] or 0.0
+        if share >= coverage.UNKNOWN_OFF:  # the model cannot read the corpus: cluster its words instead
+            log.warning("%.0f%% of the corpus' tokens are unknown to the model: clustering TF-IDF vectors of "
+                        "its words (SVD to %d dimensions) instead of the model's", 100 * share, DIMENSIONS)
+            vectors = term_vectors(texts, self.store.analyzer, seed=seed)
         log.info("clustering %d documents with %s ...", len(ids), method)
         if generation != self._reductions_generation:
             self._reductions, self._reductions_generation = {}, generation
         computed = compute(vectors, method, params, show_progress=show_progress, cache=self._reductions)
         labels, vectors = computed.labels, computed.vectors
         clusters = describe(vectors, labels, ids, texts, analyzer=self.store.analyzer)
-        details = {**computed.details, "index_generation": generation}
+        details = {**computed.details, "index_generation": generation,
+                   "vectors": "terms" if share >= coverage.UNKNOWN_OFF else "model"}
         details["seconds"]["total"] = round(time.perf_counter() - started, 3)
         result = Clustering(
             method=method, params=computed.params, clusters=clusters,

@@ -1,6 +1,6 @@
 """The multilingual analyzer (``multilingual`` v1): English as before, plus Chinese, Japanese, Korean.
 
-Full text: NFKC first (full-width ``ＡＰＩ`` = ``API``).  Runs of CJK characters (Han, kana,
+Full text: NFKC first, of the full-width and CJK compatibility characters (``ＡＰＩ`` = ``API``).  Runs of CJK characters (Han, kana,
 Hangul), which have no spaces between words, are indexed as overlapping character bigrams
 (``数据库`` -> ``数据 据库``) plus the run's last character alone, so that every character
 starts some token and a one-character query can match as a prefix (``"库"*``).  Bigrams are
@@ -50,12 +50,19 @@ def bigrams(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)] + [run[-1]]
 
 
+# What NFKC is applied to: full-width and half-width forms (``ＡＰＩ``, ``１２３``, ``ｶﾀｶﾅ``), the
+# ideographic space, CJK compatibility ideographs and enclosed/squared CJK forms.  Not all of a
+# text: NFKC elsewhere (ligatures, superscripts) would change how English text is indexed.
+_COMPATIBLE = re.compile("[\u3000\u3200-\u33ff\uf900-\ufaff\ufe30-\ufe4f\uff01-\uffef]+")
+
+
 def normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+    """NFKC of the full-width, half-width and CJK compatibility characters of ``text``."""
+    return _COMPATIBLE.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
 
 
 class MultilingualAnalyzer(EnglishAnalyzer):
-    """English words as before; CJK runs as character bigrams; NFKC throughout."""
+    """English words as before; CJK runs as character bigrams; full-width forms NFKC-normalised."""
 
     name = "multilingual"
     version = 1
