@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .indexing import VectorIndex
 from .storing import Filter, Store
 from .text import ENGLISH, Analyzer, snippet
+from .vectors import VectorBackend
 
 MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60
@@ -73,7 +73,7 @@ class ChunkMap:
 
 
 def dense_rank(
-    vectors: VectorIndex,
+    vectors: VectorBackend,
     chunk_map: ChunkMap,
     query_vectors: np.ndarray,
     k: int,

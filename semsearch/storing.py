@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 
 from .embedding import normalised_mean
 from .errors import SemsearchError
@@ -208,7 +207,6 @@ class Store:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self.conn = connection
-        self.db = sqlite_utils.Database(connection)
         # The analyzer whose output the full-text table and term_df hold (set by create/open),
         # and that table's name.
         self.analyzer: Analyzer = get_analyzer()
@@ -241,14 +239,14 @@ class Store:
     @classmethod
     def open(cls, path: Path, analyzer: Analyzer | None = None) -> Store:
         store = cls.connect(path)
-        if "settings" not in store.db.table_names():
+        if "settings" not in store.table_names():
             raise SemsearchError(f"{path} is not a semsearch index database")
         version = store.settings().get("format_version")
         if version != FORMAT_VERSION:
             raise SemsearchError(
                 f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
             )
-        if not set(CLUSTER_TABLES) <= set(store.db.table_names()):
+        if not set(CLUSTER_TABLES) <= set(store.table_names()):
             with store.transaction(bump=False):
                 for statement in _statements(CLUSTER_SCHEMA):
                     store.conn.execute(statement)
@@ -264,7 +262,7 @@ class Store:
         written (read-only), it is read with the analyzer it recorded, as it is.
         """
         recorded = stored_analyzer(self.settings())
-        tables = set(self.db.table_names())
+        tables = set(self.table_names())
         if (FTS_TABLE in tables and "text_stats" in tables and is_current(recorded, analyzer)
                 and self.term_df_current()):
             self.analyzer = analyzer
@@ -288,7 +286,7 @@ class Store:
                 analyzer.name, analyzer.version,
             )
         with self.transaction(bump=False):
-            if (FTS_TABLE in self.db.table_names() and is_current(stored_analyzer(self.settings()), analyzer)
+            if (FTS_TABLE in self.table_names() and is_current(stored_analyzer(self.settings()), analyzer)
                     and self.term_df_current()):  # another process got here first
                 self.analyzer, self.fts_table = analyzer, FTS_TABLE
                 return 0
@@ -327,6 +325,9 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
 
     # -- settings -------------------------------------------------------------
     def settings(self) -> dict:
@@ -675,7 +676,7 @@ class Store:
 
     def term_df_current(self) -> bool:
         """Whether ``term_df`` exists and is exact for the current generation."""
-        if "term_df" not in self.db.table_names():
+        if "term_df" not in self.table_names():
             return False
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'term_df_generation'").fetchone()
         return row is not None and int(json.loads(row[0])) == self.generation()
@@ -709,7 +710,7 @@ class Store:
 
     def language_mix(self) -> dict[str, int]:
         """Documents per detected language, most first."""
-        if "text_stats" not in self.db.table_names():  # an old index opened read-only
+        if "text_stats" not in self.table_names():  # an old index opened read-only
             return {}
         return dict(self.conn.execute(
             "SELECT lang, count(*) AS n FROM text_stats GROUP BY lang ORDER BY n DESC, lang"
@@ -717,7 +718,7 @@ class Store:
 
     def unknown_tokens(self) -> tuple[int, int]:
         """``(unknown, total)`` model tokens over the documents whose tokens were counted."""
-        if "text_stats" not in self.db.table_names():
+        if "text_stats" not in self.table_names():
             return 0, 0
         row = self.conn.execute("SELECT coalesce(sum(unknown), 0), coalesce(sum(tokens), 0) FROM text_stats "
                                 "WHERE tokens IS NOT NULL").fetchone()

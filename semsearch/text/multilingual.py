@@ -1,14 +1,16 @@
 """The multilingual analyzer (``multilingual`` v1): English as before, plus Chinese, Japanese, Korean.
 
-Full text: NFKC first, of the full-width and CJK compatibility characters (``ＡＰＩ`` = ``API``).  Runs of CJK characters (Han, kana,
-Hangul), which have no spaces between words, are indexed as overlapping character bigrams
-(``数据库`` -> ``数据 据库``) plus the run's last character alone, so that every character
-starts some token and a one-character query can match as a prefix (``"库"*``).  Bigrams are
-the classic, measured choice for Chinese retrieval (Kwok 1997; on CSL title->abstract nDCG@10
-0.979 against 0.970 for jieba words and 0.943 for FTS5 trigrams).  Everything else is left
-for FTS5's ``porter unicode61`` tokenizer, exactly as the English analyzer does, so a text
-without CJK characters is indexed and queried as before.  A query is analyzed the same way
-and every term is OR-ed.
+Full text: NFKC first, of the full-width and CJK compatibility characters
+(``ＡＰＩ`` = ``API``).  Runs of CJK characters (Han, kana, Hangul), which have
+no spaces between words, are indexed as overlapping character bigrams
+(``数据库`` -> ``数据 据库``) plus the run's last character alone, so that
+every character starts some token and a one-character query can match as a
+prefix (``"库"*``).  Bigrams are the classic, measured choice for Chinese
+retrieval (Kwok 1997; on CSL title->abstract nDCG@10 0.979 against 0.970 for
+jieba words and 0.943 for FTS5 trigrams).  Everything else is left for FTS5's
+``porter unicode61`` tokenizer, exactly as the English analyzer does, so a text
+without CJK characters is indexed and queried as before.  A query is analyzed
+the same way and every term is OR-ed.
 
 Keyphrases: a text without CJK characters goes through the English rules unchanged; one with
 them is segmented by jieba with part-of-speech tags (:mod:`semsearch.text.chinese`).

@@ -27,3 +27,32 @@ def default_prefixes(model_name: str) -> tuple[str, str]:
 
 def with_prefix(prefix: str, texts) -> list[str]:
     return [prefix + t for t in texts] if prefix else list(texts)
+
+
+def prefix_settings(embedder, query_prefix: str | None, passage_prefix: str | None,
+                    chunk_size: int | None, chunk_overlap: int | None) -> dict:
+    """The stored prefix settings of a new index (and its chunk size, shortened to leave room for the
+    passage prefix unless ``chunk_size`` was given)."""
+    query_default, passage_default = default_prefixes(embedder.model_name)
+    query = query_default if query_prefix is None else query_prefix
+    passage = passage_default if passage_prefix is None else passage_prefix
+    settings = {"query_prefix": query, "passage_prefix": passage}
+    if passage and chunk_size is None:
+        room = len(embedder.tokenizer(passage, add_special_tokens=False)["input_ids"])
+        from ..chunking import resolve_chunking
+
+        settings["chunk_size"], settings["chunk_overlap"] = resolve_chunking(embedder.max_length - room, None,
+                                                                                 chunk_overlap)
+    return settings
+
+
+def check_prefixes(settings, where: object, query_prefix: str | None, passage_prefix: str | None) -> None:
+    """Refuse prefixes that differ from the index's (old indexes: none)."""
+    from ..errors import SettingsMismatch
+
+    conflicts = [f"{name.replace('_', ' ')} {value!r} (index: {settings.get(name, '')!r})"
+                 for name, value in (("query_prefix", query_prefix), ("passage_prefix", passage_prefix))
+                 if value is not None and value != settings.get(name, "")]
+    if conflicts:
+        raise SettingsMismatch(f"the index at {where} was built with other settings: asked for "
+                               + "; ".join(conflicts) + ". Leave these options out to use the index's own.")
