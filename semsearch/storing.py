@@ -263,8 +263,7 @@ class Store:
         """
         recorded = stored_analyzer(self.settings())
         tables = set(self.table_names())
-        if (FTS_TABLE in tables and "text_stats" in tables and is_current(recorded, analyzer)
-                and self.term_df_current()):
+        if self._analyzed(analyzer):
             self.analyzer = analyzer
             return
         try:
@@ -273,6 +272,12 @@ class Store:
             log.warning("could not re-analyze the texts of %s (%s): reading it as it is", self.path, exc)
             self.analyzer = get_analyzer(recorded["name"])
             self.fts_table = FTS_TABLE if FTS_TABLE in tables else LEGACY_FTS_TABLE
+
+    def _analyzed(self, analyzer: Analyzer) -> bool:
+        """Whether the full-text table, term_df and text_stats hold ``analyzer``'s output, up to date."""
+        tables = set(self.table_names())
+        return (FTS_TABLE in tables and "text_stats" in tables and self.term_df_current()
+                and is_current(stored_analyzer(self.settings()), analyzer))
 
     def reanalyze(self, analyzer: Analyzer, recorded: dict | None = None) -> int:
         """Rebuild the full-text table and term_df from the stored texts with ``analyzer``; returns documents."""
@@ -286,8 +291,7 @@ class Store:
                 analyzer.name, analyzer.version,
             )
         with self.transaction(bump=False):
-            if (FTS_TABLE in self.table_names() and is_current(stored_analyzer(self.settings()), analyzer)
-                    and self.term_df_current()):  # another process got here first
+            if self._analyzed(analyzer):  # another process got here first
                 self.analyzer, self.fts_table = analyzer, FTS_TABLE
                 return 0
             for statement in _statements(LEGACY_FTS_SQL):

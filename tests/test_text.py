@@ -184,7 +184,7 @@ def test_an_old_index_is_re_analyzed_on_open(zh_index, caplog):
     with idx:
         assert {q: [h.id for h in idx.search(q, mode="keyword")] for q in before} == before
         assert idx.info()["languages"] == {"zh": 4, "en": 1}
-        tables = set(idx.store.db.table_names())
+        tables = set(idx.store.table_names())
         assert "documents_fts" not in tables and json.loads(
             idx.store.conn.execute("SELECT value FROM settings WHERE key='analyzer'").fetchone()[0]
         ) == {"name": "multilingual", "version": 1}
