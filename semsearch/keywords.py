@@ -153,6 +153,9 @@ class _Table(NamedTuple):
 
 def _candidate_table(text: str, max_words: int, analyzer: Analyzer) -> _Table:
     occurrences = _phrase_words(text, max_words, analyzer)
+    fragment_weight, title_boost = analyzer.phrase_weights(text)
+    if fragment_weight is None:
+        fragment_weight = FRAGMENT_WEIGHT
     words: dict[str, tuple[str, ...]] = {}
     counts: Counter = Counter()
     whole = set()
@@ -163,7 +166,10 @@ def _candidate_table(text: str, max_words: int, analyzer: Analyzer) -> _Table:
         if is_whole:
             whole.add(phrase)
     unique = list(counts)
-    weights = np.array([1.0 if p in whole else FRAGMENT_WEIGHT for p in unique])
+    weights = np.array([1.0 if p in whole else fragment_weight for p in unique])
+    if title_boost and "\n" in text.strip():
+        title = {analyzer.join(run) for run, _ in _phrase_words(text.strip().split("\n", 1)[0], max_words, analyzer)}
+        weights = weights * np.array([1.0 + title_boost if p in title else 1.0 for p in unique])
     return _Table(unique, counts, weights, words)
 
 

@@ -69,6 +69,14 @@ class Analyzer:
         """A phrase from its words."""
         return " ".join(words)
 
+    def phrase_weights(self, text: str) -> tuple[float | None, float]:
+        """``(fragment weight, first-line boost)`` for keyphrases of ``text``.
+
+        None: the keyword module's own fragment weight.  A phrase that also occurs in the
+        text's first line (a title) scores ``1 + boost`` times as much; 0 = no boost.
+        """
+        return None, 0.0
+
     def candidates(self, text: str, max_words: int = 3) -> list[str]:
         """Every occurrence of every 1..``max_words``-word n-gram of :meth:`runs`, in text order."""
         phrases = []
