@@ -628,10 +628,12 @@ class Index:
 
     def _fusion_weights(self, query: str) -> tuple[float, float]:
         """``(dense, keyword)`` weights of a hybrid query: less dense the less of it the model can read."""
-        try:
-            tokenizer = self._tokenizer()
-        except Exception:  # an outside encoder without a loadable tokenizer: fuse as equals
-            return 1.0, 1.0
+        tokenizer = getattr(self, "_fusion_tokenizer", None)
+        if tokenizer is None:
+            try:
+                tokenizer = self._fusion_tokenizer = self._tokenizer()
+            except Exception:  # an outside encoder without a loadable tokenizer: fuse as equals
+                return 1.0, 1.0
         return coverage.fusion_weights(coverage.unknown_share(tokenizer, query))
 
     def text_info(self) -> dict:
