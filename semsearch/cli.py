@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -15,13 +17,15 @@ from . import __version__
 from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
 from .errors import SemsearchError
-from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
+from .index import DB_FILE, DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
+from .integrity import translate
 from .keywords import DEFAULT_DIVERSITY, MAX_WORDS, Keyword
 from .keywords import METHODS as KEYWORD_METHODS
 from .progress import terminal_bar
 from .queries import batch_record, parse_where, read_query_file
-from .reading import RecordFields, read_inputs
+from .reading import DEFAULT_MAX_DOCUMENT_BYTES, RecordFields, read_inputs
 from .searching import MODES, Hit
+from .validation import clean_json
 from .vectors import METRICS
 
 
@@ -33,15 +37,38 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SemsearchError as exc:
             raise click.ClickException(str(exc)) from None
+        except (sqlite3.Error, OSError, RuntimeError) as exc:
+            # A full disk, a read-only or damaged index met outside the checked paths: say so plainly.
+            better = translate(exc, _index_file(ctx))
+            if better is None:
+                raise
+            raise click.ClickException(str(better)) from None
         except KeyboardInterrupt:
             click.echo("Interrupted: everything reported done is saved; re-run to continue.", err=True)
             sys.exit(130)
 
 
+def _index_file(ctx: click.Context) -> Path:
+    """The database of the index the command was run on (for error messages)."""
+    return Path(ctx.meta.get("semsearch.index_path") or DEFAULT_INDEX_DIR) / DB_FILE
+
+
+def _remember_index(ctx, param, value):
+    ctx.meta["semsearch.index_path"] = value  # meta is shared by every context of one run
+    return value
+
+
+def _finite(ctx, param, value):
+    """--min-score and friends: a number that compares (NaN drops every hit, silently)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 def index_option(f):
     return click.option(
         "-i", "--index", "index_path", type=click.Path(file_okay=False, path_type=Path),
-        envvar=INDEX_ENV_VAR, default=DEFAULT_INDEX_DIR, show_default=True,
+        envvar=INDEX_ENV_VAR, default=DEFAULT_INDEX_DIR, show_default=True, callback=_remember_index,
         help=f"Index directory (or set ${INDEX_ENV_VAR}).",
     )(f)
 
@@ -50,8 +77,13 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
 
 
+def _dumps(data, **kwargs) -> str:
+    """Strict JSON: NaN and Infinity (which JSON lacks and strict parsers refuse) become null."""
+    return json.dumps(clean_json(data, "output"), ensure_ascii=False, allow_nan=False, **kwargs)
+
+
 def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(_dumps(data, indent=2))
 
 
 def _parse_where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -67,7 +99,8 @@ def _print_hits(hits: list[Hit]) -> None:
         return
     width = shutil.get_terminal_size((100, 20)).columns
     for rank, hit in enumerate(hits, start=1):
-        heading = f"{rank:>3}  {hit.score:.4f}  {hit.id}"
+        page = f"p. {hit.page}  " if hit.page is not None else ""  # before the id, which can be long
+        heading = f"{rank:>3}  {hit.score:.4f}  {page}{hit.id}"
         if hit.title and hit.title != hit.id:
             heading += f"  {hit.title}"
         click.echo(click.style(heading[:width], bold=True))
@@ -124,15 +157,19 @@ def cli(quiet: bool) -> None:
 @click.option("--passage-prefix", help="Text put before every chunk when embedding it, for a NEW index "
               "(default: 'passage: ' for e5 models, else none).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--max-document-bytes", type=click.IntRange(1), default=DEFAULT_MAX_DOCUMENT_BYTES, show_default=True,
+              help="Skip any document (a text file, a JSON line, a CSV row, standard input) larger than this.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, query_prefix, passage_prefix, batch_size, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, query_prefix, passage_prefix, batch_size, max_document_bytes, strict,
+          progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
-    Reads .txt, .md, .html, and records from .jsonl, .json and .csv. Unchanged
-    documents are skipped; changed ones are re-embedded. Unusable inputs are
+    Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
+    from .jsonl, .json and .csv. Unchanged documents are skipped (a PDF or Office
+    file by its bytes, before it is read); changed ones are re-embedded. Unusable inputs are
     skipped with one line each and a summary. Settings (--model, --layers,
     --pooling, --chunk-*) apply when the index is created and are stored in it.
 
@@ -152,7 +189,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
         show = sys.stderr.isatty() if progress is None else progress
         with terminal_bar("Indexing", "doc", enabled=show) as update:
             report = idx.add_documents(
-                read_inputs(inputs, fields, globs), batch_size=batch_size,
+                read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
+                batch_size=batch_size,
                 on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
                 on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
                                              chunks_per_s=f"{p.chunks_per_second:.1f}"),
@@ -185,7 +223,7 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
               help="Similarity for the dense side (distances are shown as 1/(1+d)).")
 @click.option("--where", multiple=True, metavar="FIELD=VALUE",
               help="Only documents whose metadata FIELD equals VALUE (repeatable; also id, title, source).")
-@click.option("--min-score", type=float, help="Drop hits scoring below this.")
+@click.option("--min-score", type=float, callback=_finite, help="Drop hits scoring below this.")
 @click.option("--cluster", metavar="NAME:LABEL",
               help="Only documents in cluster LABEL of the stored clustering NAME (see `semsearch clusters`).")
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -213,7 +251,7 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
             results = idx.search_many([q for _, q in queries], k, mode=mode, where=filters,
                                       min_score=min_score, metric=metric, cluster=cluster)
             for (query_id, text), hits in zip(queries, results):
-                out.write(json.dumps(batch_record(query_id, text, hits), ensure_ascii=False) + "\n")
+                out.write(_dumps(batch_record(query_id, text, hits)) + "\n")
             return
         hits = idx.search(query, k, mode=mode, where=filters, min_score=min_score, metric=metric, cluster=cluster)
     if as_json:
@@ -483,7 +521,7 @@ def _print_clustering(idx: Index, result: Clustering, cluster: int | None = None
 
 
 def _keywords_record(doc_id: str | None, found: list[Keyword]) -> str:
-    return json.dumps({"id": doc_id, "keywords": [k.to_dict() for k in found]}, ensure_ascii=False)
+    return _dumps({"id": doc_id, "keywords": [k.to_dict() for k in found]})
 
 
 def _print_keywords(found: list[Keyword]) -> None:
@@ -528,7 +566,9 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
     if out is not None and not all_documents:
         raise click.UsageError("--out goes with --all")
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read(DEFAULT_MAX_DOCUMENT_BYTES + 1)  # bounded: `< /dev/zero` must end
+        if len(text) > DEFAULT_MAX_DOCUMENT_BYTES:
+            raise click.UsageError(f"standard input is longer than {DEFAULT_MAX_DOCUMENT_BYTES:,} characters")
     with Index.open(index_path, create=False) as idx:
         if all_documents:
             show = sys.stderr.isatty() if progress is None else progress
@@ -602,7 +642,8 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     """
     with Index.open(index_path, create=False) as idx:
         result = idx.cluster(
-            method, k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
+            method, k=_number_or_auto(k, int, "-k"), k_max=k_max, eps=_number_or_auto(eps, float, "--eps"),
+            min_samples=min_samples, min_cluster_size=min_cluster_size,
             reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, name=name, plot=plot,
             plot_projection=plot_projection, show_progress=sys.stderr.isatty() if progress is None else progress,
         )
@@ -614,6 +655,19 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     click.echo(f"\nStored as {result.name!r}{replaced}: `semsearch clusters show {result.name}`.", err=True)
     if result.plot:
         click.echo(f"Map of {result.plot['points']} documents written to {result.plot['path']}.", err=True)
+
+
+def _number_or_auto(value: str | None, kind, option: str):
+    if value is None or value.strip().lower() == "auto":
+        return value
+    try:
+        number = kind(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a {'whole ' if kind is int else ''}number or auto",
+                                 param_hint=option) from None
+    if not math.isfinite(number):
+        raise click.BadParameter(f"{value!r} is not a finite number", param_hint=option)
+    return number
 
 
 def _group_index(ctx: click.Context, index_path: Path) -> Path:

@@ -6,6 +6,7 @@ and that chunk's text is the snippet.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -13,6 +14,8 @@ import numpy as np
 
 from .storing import Filter, Store
 from .text import ENGLISH, Analyzer, snippet
+from .text.english import QUERY_STOP_WORDS as STOP_WORDS
+from .text.english import QUERY_WORD as _WORD
 from .vectors import VectorBackend
 
 MODES = ("hybrid", "dense", "keyword")
@@ -32,6 +35,7 @@ class Hit:
     metadata: dict = field(default_factory=dict)
     source: str | None = None
     chunk: int | None = None
+    page: int | None = None  # 1-based page (slide, chapter) of the snippet; None for formats without pages
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -142,12 +146,57 @@ def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) ->
     chunks = store.chunk_texts([r.chunk_id for r in ranked if r.chunk_id is not None])
     texts = store.document_texts([r.doc_id for r in ranked if r.chunk_id is None]) if query else {}
     snippets = {doc_id: snippet(text, query, store.analyzer) for doc_id, text in texts.items()}
+    words = {w for w in (m.group(0).lower() for m in _WORD.finditer(query or "")) if w not in STOP_WORDS}
     hits = []
     for item in ranked:
         document = documents.get(item.doc_id)
         if document is None:
             continue  # removed while we ranked
-        position, text = chunks.get(item.chunk_id, (None, snippets.get(item.doc_id, "")))
+        pages = document["pages"]
+        if item.chunk_id in chunks:
+            position, text, start = chunks[item.chunk_id]
+            page, (low, high) = chunk_page(pages, start, text, words)
+            text = text[low:high]  # a chunk across a page break: its part on that page
+        else:
+            position, text = None, snippets.get(item.doc_id, "")
+            page = snippet_page(store, item.doc_id, pages, text)
         hits.append(Hit(item.doc_id, item.score, text, document["title"], document["metadata"],
-                        document["source"], position))
+                        document["source"], position, page))
     return hits
+
+
+def chunk_page(
+    pages: Sequence[int] | None, start: int, text: str, words: set[str]
+) -> tuple[int | None, tuple[int, int]]:
+    """The page a chunk starts on, and the span of the chunk on it.
+
+    For a chunk that runs across a page break and a query, the page holding the most
+    of the query's words (ties: the earlier page), so the snippet is the part of the
+    best chunk on the page reported.
+    """
+    whole = (0, len(text))
+    if not pages:
+        return None, whole
+    first = bisect.bisect_right(pages, start)
+    last = bisect.bisect_right(pages, start + max(len(text) - 1, 0))
+    if first == last or not words:
+        return first, whole
+    best, span, best_count = first, whole, -1
+    for page in range(first, last + 1):
+        low = max(pages[page - 1] - start, 0)
+        high = pages[page] - start if page < len(pages) else len(text)
+        count = sum(1 for m in _WORD.finditer(text[low:high]) if m.group(0).lower() in words)
+        if count > best_count:
+            best, span, best_count = page, (low, high), count
+    return best, span
+
+
+def snippet_page(store: Store, doc_id: str, pages: Sequence[int] | None, snippet: str) -> int | None:
+    """A keyword-only hit's page: where its FTS5 snippet sits in the document (found with
+    SQLite's instr, the text never leaves the database), else None."""
+    if not pages or not snippet:
+        return None
+    # The snippet is verbatim text between " … " marks: look up its longest piece.
+    piece = max((p.strip(" …") for p in snippet.split(" … ")), key=len)
+    offset = store.locate(doc_id, piece) if piece else None
+    return None if offset is None else bisect.bisect_right(pages, offset)
