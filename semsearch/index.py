@@ -41,9 +41,22 @@ from .integrity import remove_stale_temporaries, translated
 from .locking import WriterLock, holder, is_locked
 from .queries import Filters, normalise_filters
 from .reading import Document, DocumentFile, Skipped
-from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
+from .searching import (
+    FUSION_DEPTH,
+    MODES,
+    ChunkMap,
+    Hit,
+    Ranked,
+    dense_rank,
+    explain_hits,
+    fuse,
+    keyword_rank,
+    to_hits,
+)
 from .settings import IndexSettings
 from .storing import Store
+from .text import coverage
+from .text.prefixes import check_prefixes, prefix_settings, with_prefix
 from .topics import Topic
 from .validation import (
     check_bool,
@@ -140,6 +153,8 @@ class Index:
         query_backend: str = "onnx",
         encoder: Encoder | None = None,
         device: str | None = None,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
@@ -157,6 +172,10 @@ class Index:
 
         ``device``: where the model runs (``cpu``, ``auto``, ``cuda[:N]``, ``mps``); see
         :class:`Embedder`.  Not stored: an index built on a GPU is queried on any CPU.
+
+        ``query_prefix`` / ``passage_prefix``: text put before every query / chunk before
+        embedding (e5: ``"query: "`` / ``"passage: "``); default from the model's name
+        (:func:`semsearch.text.prefixes.default_prefixes`), stored in the index.
         """
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
@@ -182,7 +201,9 @@ class Index:
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
                                         query_backend=query_backend, device=device or "cpu")
-                    store = Store.create(db_path, cls._new_settings(embedder, chunk_size, chunk_overlap))
+                    store = Store.create(db_path, {
+                        **cls._new_settings(embedder, chunk_size, chunk_overlap),
+                        **prefix_settings(embedder, query_prefix, passage_prefix, chunk_size, chunk_overlap)})
                     created = cls(path, store, embedder, query_backend)
                     created.device = embedder.device
                     return created
@@ -192,6 +213,7 @@ class Index:
             remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
                                        chunk_overlap=chunk_overlap, precision=precision)
+        check_prefixes(index.settings, path, query_prefix, passage_prefix)
         return index
 
     @staticmethod
@@ -230,8 +252,9 @@ class Index:
     def _encode_queries(self, queries: list[str], batch_size: int):
         embedder = self.embedder
         if isinstance(embedder, Embedder):
-            return embedder.encode_queries(queries, batch_size=batch_size)
-        return embedder.encode(queries, batch_size=batch_size)
+            return embedder.encode_queries(with_prefix(self.settings.get("query_prefix", ""), queries),
+                                           batch_size=batch_size)
+        return embedder.encode(with_prefix(self.settings.get("query_prefix", ""), queries), batch_size=batch_size)
 
     @property
     def vectors(self) -> VectorBackend:
@@ -244,6 +267,7 @@ class Index:
         store = getattr(self._local, "store", None)
         if store is None:
             store = Store.connect(self.store.path)
+            store.analyzer, store.fts_table = self.store.analyzer, self.store.fts_table  # as open() settled them
             self._local.store = store
             with self._state:
                 self._readers.append(store)
@@ -402,12 +426,13 @@ class Index:
         min_score: float | None = None,
         metric: str = "cosine",
         cluster: ClusterRef = None,
+        explain: bool = False,
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be text, not {type(query).__name__}")
         return self.search_many(
-            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
+            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster, explain=explain
         )[0]
 
     def search_many(
@@ -421,6 +446,7 @@ class Index:
         metric: str = "cosine",
         batch_size: int = 32,
         cluster: ClusterRef = None,
+        explain: bool = False,
     ) -> list[list[Hit]]:
         """Rank documents for each query (embedded together in one pass).
 
@@ -429,6 +455,9 @@ class Index:
         ``title``, ``source``) before ranking, and so does ``cluster`` (``"NAME:LABEL"``
         or ``(name, label)``: only the documents a stored clustering put in that
         cluster).  ``metric`` applies to the dense side.  An empty query has no hits.
+        ``explain`` attaches to each hit its dense rank and score, keyword rank and BM25, and
+        fused score (the other side is ranked too when the mode has one side only; the hits
+        do not change).
         """
         if isinstance(queries, (str, bytes)) or not isinstance(queries, Sequence):
             raise InvalidArgument("search_many() takes a list of queries")
@@ -444,25 +473,32 @@ class Index:
             raise InvalidArgument(f"min_score must be a finite number, not {min_score!r}")
         filters = normalise_filters(where)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        side_depth = max(k, FUSION_DEPTH)  # a side ranked for ``explain`` only
         asked = [i for i, q in enumerate(queries) if q.strip()]
         query_vectors = None
-        if mode in ("dense", "hybrid") and asked:
+        if (mode in ("dense", "hybrid") or explain) and asked:
             query_vectors = self._encode_queries([queries[i] for i in asked], batch_size)
         results: list[list[Hit]] = [[] for _ in queries]
         with self._reading(vectors=query_vectors is not None) as (store, backend):
             filters = [*filters, *clusterings.cluster_filter(store, cluster)]
             dense: list[list[Ranked]] = [[] for _ in asked]
             if query_vectors is not None:
-                dense = self._dense(store, backend, query_vectors, depth, filters, metric)
+                dense = self._dense(store, backend, query_vectors, depth if mode != "keyword" else side_depth,
+                                    filters, metric)
             for slot, i in enumerate(asked):
+                keyword: list[Ranked] = []
+                if mode != "dense" or explain:
+                    keyword = keyword_rank(store, queries[i], depth if mode != "dense" else side_depth, filters)
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
-                    keyword = keyword_rank(store, queries[i], depth, filters)
-                    ranked = keyword[:k] if mode == "keyword" else fuse([dense[slot], keyword], k)
+                    ranked = keyword[:k] if mode == "keyword" else fuse(
+                        [dense[slot], keyword], k, weights=self._fusion_weights(queries[i]))
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
+                if explain:
+                    explain_hits(results[i], dense[slot], keyword, metric, fused=mode == "hybrid")
         return results
 
     def _dense(self, store: Store, backend: VectorBackend, query_vectors, k, filters, metric,
@@ -641,8 +677,28 @@ class Index:
         with self._reading(vectors=False) as (store, _):
             return store.counts()
 
+    def _fusion_weights(self, query: str) -> tuple[float, float]:
+        """``(dense, keyword)`` weights of a hybrid query: less dense the less of it the model can read."""
+        tokenizer = getattr(self, "_fusion_tokenizer", None)
+        if tokenizer is None:
+            try:
+                tokenizer = self._fusion_tokenizer = self._tokenizer()
+            except Exception:  # an outside encoder without a loadable tokenizer: fuse as equals
+                return 1.0, 1.0
+        return coverage.fusion_weights(coverage.unknown_share(tokenizer, query))
+
+    def text_info(self) -> dict:
+        """The corpus' languages and the share of its tokens the model cannot read (with advice if high)."""
+        with self._reading(vectors=False) as (store, _):
+            languages = store.language_mix()
+            unknown, tokens = store.unknown_tokens()
+        share = unknown / tokens if tokens else None
+        return {"languages": languages, "unknown_token_share": None if share is None else round(share, 4),
+                "warning": coverage.remedy(share) if share is not None and share >= coverage.WARN_SHARE else None}
+
     def info(self) -> dict:
         """Counts, stored settings and sizes on disk."""
+        text = self.text_info()
         with self._reading(vectors=False) as (store, _):
             current = store.settings()
             counts = store.counts()
@@ -653,6 +709,7 @@ class Index:
         return {
             "path": str(self.path.resolve()),
             **counts,
+            **text,
             "settings": settings,
             "updated": current.get("updated"),
             "faiss_up_to_date": current["faiss_generation"] == current["generation"],
