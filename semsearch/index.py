@@ -32,11 +32,12 @@ from .clustering import (
     compute,
     describe,
 )
+from .docvectors import DEFAULT_DOCUMENT_VECTOR, check_document_vector
+from .docvectors import document_vector as vector_of_chunks
 from .embedding import (
     Embedder,
     LayerRecipe,
     check_query_backend,
-    normalised_mean,
     parse_layers,
     resolve_model_path,
     resolve_precision,
@@ -146,6 +147,7 @@ class Index:
         precision: str | None = None,
         create: bool = True,
         query_backend: str = "onnx",
+        document_vector: str | None = None,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
@@ -156,7 +158,13 @@ class Index:
         Runtime, about twice as fast as PyTorch once its session is up (0.3 s, plus a
         one-off export of ~2 s per model, cached); ``"torch"`` suits a process that
         runs one query and exits.  See :meth:`Embedder.encode_queries`.
+
+        ``document_vector`` (``lead``, the default; ``mean``; ``first``): how one vector
+        per document is made from its chunks, for clustering, ``similar`` and keyword
+        ``embed`` (see :mod:`semsearch.docvectors`); stored like the other settings.
         """
+        if document_vector is not None:
+            check_document_vector(document_vector)
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
@@ -178,11 +186,15 @@ class Index:
                             f"chunk size {size} exceeds the model's limit of {embedder.max_length - 2} tokens"
                         )
                     store = Store.create(
-                        db_path, {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
+                        db_path, {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap,
+                                  "document_vector": document_vector or DEFAULT_DOCUMENT_VECTOR}
                     )
                     return cls(path, store, embedder, query_backend)
         index = cls(path, Store.open(db_path), query_backend=query_backend)
         index._check_requested(model, layers, pooling, chunk_size, chunk_overlap, precision)
+        if document_vector is not None and document_vector != index.document_vector:
+            raise SemsearchError(f"the index at {path} makes document vectors by {index.document_vector!r}, "
+                                 f"not {document_vector!r}; leave the option out or index into a new directory")
         return index
 
     def _check_requested(self, model, layers, pooling, chunk_size, chunk_overlap, precision=None) -> None:
@@ -218,6 +230,11 @@ class Index:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @property
+    def document_vector(self) -> str:
+        """How a document's one vector is made from its chunks (``semsearch.docvectors``)."""
+        return self.settings.get("document_vector", DEFAULT_DOCUMENT_VECTOR)
 
     # -- the pieces, loaded on first use ----------------------------------------
     @property
@@ -541,7 +558,7 @@ class Index:
         found = self.store.find(doc_id)
         if found is None:
             raise SemsearchError(f"no document {doc_id!r} in the index")
-        vector = self.store.document_vector(found[0], self.settings["dimension"])
+        vector = self.store.document_vector(found[0], self.settings["dimension"], self.document_vector)
         filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
         return to_hits(self.store, self._dense(vector[None, :], k, filters, metric, exclude=[doc_id])[0])
 
@@ -618,7 +635,7 @@ class Index:
                 min_cluster_size=min_cluster_size, reduce=reduce, assign_noise=assign_noise, center=center,
                 seed=seed,
             )
-            vectors = self.store.document_vectors(dimension)
+            vectors = self.store.document_vectors(dimension, self.document_vector)
         log.info("clustering %d documents with %s ...", len(ids), method)
         if generation != self._reductions_generation:
             self._reductions, self._reductions_generation = {}, generation
@@ -714,7 +731,7 @@ class Index:
         dimension = self.settings["dimension"]
         with self.store.snapshot():
             ids, _, _ = self.store.document_table()
-            vectors = self.store.document_vectors(dimension)
+            vectors = self.store.document_vectors(dimension, self.document_vector)
         keep = [i for i, doc_id in enumerate(ids) if doc_id in run.assignments]
         if not keep:
             raise SemsearchError(f"none of the documents of clustering {name!r} is still in the index")
@@ -750,7 +767,7 @@ class Index:
     def _text_vector(self, text: str) -> np.ndarray:
         """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
         chunks = chunk_text(text, self.embedder.tokenizer, self.settings["chunk_size"], self.settings["chunk_overlap"])
-        return normalised_mean(self.embedder.encode([c.text for c in chunks] or [text]))
+        return vector_of_chunks(self.embedder.encode([c.text for c in chunks] or [text]), self.document_vector)
 
     def _extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
                  encode: Callable[[list[str]], np.ndarray] | None = None,
@@ -765,7 +782,7 @@ class Index:
             if pk is None:  # a text from outside counts as one more document
                 return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words)
             return kw.tfidf(text, df, documents, n, max_words=max_words)
-        vector = (self.store.document_vector(pk, self.settings["dimension"]) if pk is not None
+        vector = (self.store.document_vector(pk, self.settings["dimension"], self.document_vector) if pk is not None
                   else self._text_vector(text))
         return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
                         max_words=max_words, pool=pool)

@@ -49,16 +49,16 @@ class Hit:
         return asdict(self)
 
 
-def keyword_query(text: str) -> str | None:
+def keyword_query(text: str, *, stop_words: frozenset[str] = STOP_WORDS, dedupe: bool = True) -> str | None:
     """An FTS5 MATCH expression for free text: its words, quoted, OR-ed.
 
     Quoting every word makes FTS5 syntax in user text (``"``, ``*``, ``:``, ``-``,
     parentheses, ``NEAR``, ``AND``) plain words, so no query can raise.
     """
-    words = [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOP_WORDS]
+    words = [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in stop_words]
     if not words:
         return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    return " OR ".join(f'"{w}"' for w in (dict.fromkeys(words) if dedupe else words))
 
 
 @dataclass
@@ -125,17 +125,21 @@ def keyword_rank(store: Store, query: str, k: int, filters: Sequence[Filter] = (
     return [Ranked(doc_id, float(score)) for doc_id, score in store.keyword_search(match, k, filters)]
 
 
-def fuse(rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K) -> list[Ranked]:
-    """Reciprocal-rank fusion: score = sum over rankings of 1 / (rrf_k + rank).
+def fuse(
+    rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[Ranked]:
+    """Reciprocal-rank fusion: score = sum over rankings of weight / (rrf_k + rank).
 
-    The best chunk (and so the snippet) comes from the first ranking that has the
-    document: dense, whose snippet is the best-matching chunk.
+    ``weights`` (one per ranking, default 1 each) down-weight a side that is known
+    to be weak.  The best chunk (and so the snippet) comes from the first ranking
+    that has the document: dense, whose snippet is the best-matching chunk.
     """
+    weights = [1.0] * len(rankings) if weights is None else [float(w) for w in weights]
     fused: dict[str, float] = {}
     first: dict[str, Ranked] = {}
-    for ranking in rankings:
+    for weight, ranking in zip(weights, rankings):
         for rank, item in enumerate(ranking, start=1):
-            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + 1.0 / (rrf_k + rank)
+            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + weight / (rrf_k + rank)
             first.setdefault(item.doc_id, item)
     order = sorted(fused, key=lambda doc_id: -fused[doc_id])[:k]
     return [Ranked(d, fused[d], first[d].chunk_id) for d in order]

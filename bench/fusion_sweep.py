@@ -1,0 +1,161 @@
+"""Hybrid-search settings swept on a BEIR set: fusion, its depth, BM25 columns and query words.
+
+Usage:
+    python bench/fusion_sweep.py --index DIR [--data ../shared/data/scifact] [--split train]
+                                 [--json OUT] [--per-query OUT.jsonl]
+
+Runs every query of the split ONCE per side (dense to depth 1,000 through the index's
+own ranking; keyword once per keyword variant through FTS5), then scores each fusion
+setting in memory, so a whole grid costs about as much as two searches per query.
+The index must hold the set's corpus (`semsearch index corpus.jsonl --id-field _id
+--text-field title,text`, as bench/scifact_retrieval.py builds it).
+
+Tune on a dev split (SciFact: `--split train`, the 809 train claims, which no test
+query shares) and report `--split test` once.  nDCG@10 is `semsearch eval`'s own
+(trec_eval's definition); a hit whose id is the query's is dropped, as BEIR does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from semsearch import Index
+from semsearch.evaluating import load_beir, ndcg_at, recall_at
+from semsearch.searching import Ranked, fuse, keyword_query
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "scifact"
+DEPTH = 1000
+
+
+def keyword_variants() -> dict[str, dict]:
+    """Keyword-side settings: BM25 column weights (title, text) and query construction."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from semsearch.searching import STOP_WORDS
+
+    return {
+        "w1,1 short-stop dedup": {"weights": (1.0, 1.0), "stop": STOP_WORDS, "dedupe": True},
+        "w0,1 short-stop dedup": {"weights": (0.0, 1.0), "stop": STOP_WORDS, "dedupe": True},
+        "w0.5,1 short-stop dedup": {"weights": (0.5, 1.0), "stop": STOP_WORDS, "dedupe": True},
+        "w2,1 short-stop dedup": {"weights": (2.0, 1.0), "stop": STOP_WORDS, "dedupe": True},
+        "w1,1 short-stop qtf": {"weights": (1.0, 1.0), "stop": STOP_WORDS, "dedupe": False},
+        "w0,1 short-stop qtf": {"weights": (0.0, 1.0), "stop": STOP_WORDS, "dedupe": False},
+        "w1,1 no-stop dedup": {"weights": (1.0, 1.0), "stop": frozenset(), "dedupe": True},
+        "w0,1 no-stop qtf": {"weights": (0.0, 1.0), "stop": frozenset(), "dedupe": False},
+        "w1,1 sklearn-stop dedup": {"weights": (1.0, 1.0), "stop": ENGLISH_STOP_WORDS, "dedupe": True},
+        "w0,1 sklearn-stop qtf": {"weights": (0.0, 1.0), "stop": ENGLISH_STOP_WORDS, "dedupe": False},
+    }
+
+
+def convex(rankings, weights, k, norm):
+    """Convex combination of normalised scores (Bruch et al. 2023); a document missing
+    from a list gets that list's lowest normalised score."""
+    fused: dict[str, float] = {}
+    normed = []
+    for ranking, floor in rankings:
+        if not ranking:
+            normed.append(({}, 0.0))
+            continue
+        scores = [r.score for r in ranking]
+        top, low = max(scores), min(scores)
+        if norm == "minmax":
+            base = low
+        else:  # "tmm": theoretical minimum (cosine -1 / BM25 0), observed maximum
+            base = floor
+        span = (top - base) or 1.0
+        normed.append(({r.doc_id: (r.score - base) / span for r in ranking}, (low - base) / span))
+    ids = {d for scores, _ in normed for d in scores}
+    for d in ids:
+        fused[d] = sum(w * scores.get(d, missing) for w, (scores, missing) in zip(weights, normed))
+    order = sorted(fused, key=lambda d: -fused[d])[:k]
+    return [Ranked(d, fused[d]) for d in order]
+
+
+def score(run: dict[str, list[Ranked]], qrels) -> dict:
+    ndcg, recall = [], []
+    for query_id, ranked in run.items():
+        ids = [r.doc_id for r in ranked if r.doc_id != query_id]
+        ndcg.append(ndcg_at(ids[:10], qrels[query_id]))
+        recall.append(recall_at(ids[:100], qrels[query_id]))
+    return {"ndcg@10": sum(ndcg) / len(ndcg), "recall@100": sum(recall) / len(recall), "per_query": ndcg}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--per-query", type=Path, help="per-query nDCG@10 of every setting, JSON lines")
+    parser.add_argument("--quick", action="store_true", help="only the main keyword variant")
+    args = parser.parse_args()
+    if not (args.data / "corpus.jsonl").exists():
+        sys.exit(f"no BEIR data at {args.data}")
+    dataset = load_beir(args.data, args.split)
+    qids = list(dataset.queries)
+    texts = [dataset.queries[q] for q in qids]
+    rows: dict[str, dict] = {}
+    with Index.open(args.index, create=False, query_backend="torch") as idx:
+        t0 = time.perf_counter()
+        vectors = idx.embedder.encode_queries(texts, batch_size=32)
+        dense = idx._dense(vectors, DEPTH, [], "cosine")
+        dense_seconds = time.perf_counter() - t0
+        keyword: dict[str, list[list[Ranked]]] = {}
+        variants = keyword_variants()
+        if args.quick:
+            variants = dict(list(variants.items())[:1])
+        for name, spec in variants.items():
+            t0 = time.perf_counter()
+            lists = []
+            for text in texts:
+                match = keyword_query(text, stop_words=spec["stop"], dedupe=spec["dedupe"])
+                found = idx.store.keyword_search(match, DEPTH, weights=spec["weights"]) if match else []
+                lists.append([Ranked(d, float(s)) for d, s in found])
+            keyword[name] = lists
+            print(f"keyword {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(f"dense: {dense_seconds:.1f} s for {len(qids)} queries", file=sys.stderr)
+
+    def add(name: str, lists: list[list[Ranked]]) -> None:
+        rows[name] = score(dict(zip(qids, lists)), dataset.qrels)
+
+    add("dense", [d[:100] for d in dense])
+    for name, lists in keyword.items():
+        add(f"keyword {name}", lists)
+    base = next(iter(keyword))
+    for kname, klists in keyword.items():
+        for depth in (100, 1000):
+            for rrf_k in (60,) if kname != base else (10, 30, 60, 100):
+                add(f"rrf k={rrf_k} depth={depth} | {kname}",
+                    [fuse([d[:depth], kw[:depth]], 100, rrf_k=rrf_k) for d, kw in zip(dense, klists)])
+        if kname == base:
+            for w in (0.5, 0.7, 1.5, 2.0):
+                add(f"rrf k=60 depth=1000 dense weight {w} | {kname}",
+                    [fuse([d, kw], 100, weights=(w, 1.0)) for d, kw in zip(dense, klists)])
+        for norm in ("minmax", "tmm"):
+            for depth in (100, 1000):
+                alphas = (0.3, 0.4, 0.5, 0.6, 0.7) if kname == base or depth == 1000 else ()
+                for alpha in alphas:
+                    add(f"convex {norm} a={alpha} depth={depth} | {kname}",
+                        [convex([(d[:depth], -1.0), (kw[:depth], 0.0)], (alpha, 1 - alpha), 100, norm)
+                         for d, kw in zip(dense, klists)])
+    width = max(len(n) for n in rows)
+    print(f"{args.data.name} {args.split}: {len(qids)} queries")
+    print(f"{'setting':<{width}}  nDCG@10  R@100")
+    for name, row in rows.items():
+        print(f"{name:<{width}}  {row['ndcg@10']:.4f}  {row['recall@100']:.4f}")
+    if args.json:
+        args.json.write_text(json.dumps({n: {k: round(v, 4) for k, v in r.items() if k != "per_query"}
+                                         for n, r in rows.items()}, indent=1))
+    if args.per_query:
+        with open(args.per_query, "w") as out:
+            for name, row in rows.items():
+                out.write(json.dumps({"setting": name, "query_ids": qids, "ndcg@10": row["per_query"]}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
