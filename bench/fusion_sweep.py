@@ -85,9 +85,89 @@ def score(run: dict[str, list[Ranked]], qrels) -> dict:
     return {"ndcg@10": sum(ndcg) / len(ndcg), "recall@100": sum(recall) / len(recall), "per_query": ndcg}
 
 
+def keyword_only_store(dataset, directory: Path):
+    """The index's SQLite schema (documents + FTS5) filled from the corpus without embedding:
+    what the keyword side sees, built in seconds."""
+    from semsearch.storing import Store
+
+    store = Store.create(directory / "index.db", {"dimension": 1})
+    with store.transaction():
+        store.conn.executemany(
+            "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated) "
+            "VALUES (?, ?, NULL, ?, '{}', '', 0, '', '')",
+            [(d.id, d.title, d.text) for d in dataset.corpus],
+        )
+    return store
+
+
+def long_query_set(dataset, n: int, seed: int = 0):
+    """A known-item set with long natural-language queries, built from the corpus itself.
+
+    For ``n`` seeded abstracts of 8 sentences or more, the query is the first half of
+    the abstract's sentences (60-200 words of prose) and the document keeps its title and
+    the second half; its only relevant document is itself.  The other abstracts stay
+    whole.  Constructed from visible data (SciFact: CC BY-NC 2.0) to see how the keyword
+    side treats long queries (stop words, repeated words), as no visible set has them.
+    """
+    import random
+    import re
+
+    from semsearch.evaluating import BeirDataset
+    from semsearch.reading import Document
+
+    split = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+    rng = random.Random(seed)
+    candidates = []
+    for doc in dataset.corpus:
+        body = doc.text[len(doc.title or ""):].strip() if doc.title and doc.text.startswith(doc.title) else doc.text
+        sentences = split.split(body)
+        if len(sentences) >= 8:
+            candidates.append((doc, sentences))
+    chosen = {doc.id: sentences for doc, sentences in rng.sample(candidates, min(n, len(candidates)))}
+    corpus, queries, qrels = [], {}, {}
+    for doc in dataset.corpus:
+        if doc.id in chosen:
+            sentences = chosen[doc.id]
+            half = len(sentences) // 2
+            queries[f"q{doc.id}"] = " ".join(sentences[:half])
+            qrels[f"q{doc.id}"] = {doc.id: 1}
+            rest = " ".join(sentences[half:])
+            corpus.append(Document(doc.id, f"{doc.title} {rest}" if doc.title else rest, doc.title, {}))
+        else:
+            corpus.append(doc)
+    return BeirDataset(corpus, queries, qrels)
+
+
+def keyword_sweep(args, dataset) -> None:
+    import tempfile
+
+    if args.long_queries:
+        dataset = long_query_set(dataset, args.long_queries)
+        words = [len(q.split()) for q in dataset.queries.values()]
+        print(f"long-query known-item set: {len(words)} queries of {min(words)}-{max(words)} words "
+              f"(median {sorted(words)[len(words) // 2]})")
+    qids = list(dataset.queries)
+    with tempfile.TemporaryDirectory() as scratch:
+        store = keyword_only_store(dataset, Path(scratch))
+        print(f"{args.data.name} {args.split}: {len(qids)} queries, keyword side only")
+        for name, spec in keyword_variants().items():
+            lists = []
+            for qid in qids:
+                match = keyword_query(dataset.queries[qid], stop_words=spec["stop"], dedupe=spec["dedupe"])
+                found = store.keyword_search(match, 100, weights=spec["weights"]) if match else []
+                lists.append([Ranked(d, float(s)) for d, s in found])
+            row = score(dict(zip(qids, lists)), dataset.qrels)
+            print(f"{name:<28}  {row['ndcg@10']:.4f}  {row['recall@100']:.4f}")
+        store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--index", type=Path, help="an index of the corpus (not needed with --keyword-only)")
+    parser.add_argument("--keyword-only", action="store_true",
+                        help="only the keyword variants, on an FTS5 table built from the corpus (no model)")
+    parser.add_argument("--long-queries", type=int, default=0, metavar="N",
+                        help="with --keyword-only: N known-item queries made of abstracts' first halves")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", default="train")
     parser.add_argument("--json", type=Path)
@@ -97,6 +177,10 @@ def main() -> None:
     if not (args.data / "corpus.jsonl").exists():
         sys.exit(f"no BEIR data at {args.data}")
     dataset = load_beir(args.data, args.split)
+    if args.keyword_only:
+        return keyword_sweep(args, dataset)
+    if args.index is None:
+        sys.exit("--index is required (or --keyword-only)")
     qids = list(dataset.queries)
     texts = [dataset.queries[q] for q in qids]
     rows: dict[str, dict] = {}

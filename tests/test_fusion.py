@@ -1,0 +1,56 @@
+"""Hybrid fusion and the keyword side's settings: per-side weights, BM25 column weights, query words."""
+
+import pytest
+
+from semsearch import Index
+from semsearch.searching import Ranked, fuse, keyword_query
+
+
+def ranking(*ids):
+    return [Ranked(d, 1.0 / (i + 1)) for i, d in enumerate(ids)]
+
+
+def test_rrf_scores_and_weights():
+    dense, keyword = ranking("a", "b", "c"), ranking("c", "d")
+    fused = fuse([dense, keyword], 10, rrf_k=60)
+    scores = {r.doc_id: r.score for r in fused}
+    assert scores["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert scores["a"] == pytest.approx(1 / 61)
+    assert [r.doc_id for r in fused][0] == "c"
+    # A weight scales one side's contributions; weight 0 leaves the other side's order.
+    weighted = {r.doc_id: r.score for r in fuse([dense, keyword], 10, weights=(1.0, 0.5))}
+    assert weighted["c"] == pytest.approx(1 / 63 + 0.5 / 61)
+    assert [r.doc_id for r in fuse([dense, keyword], 3, weights=(1.0, 0.0))] == ["a", "b", "c"]
+    assert len(fuse([dense, keyword], 2)) == 2
+
+
+def test_keyword_query_words():
+    assert keyword_query("cats and cats and dogs") == '"cats" OR "dogs"'
+    # Without de-duplication a repeated word is a repeated phrase: FTS5's bm25() counts
+    # each phrase, i.e. the query's term frequency.
+    assert keyword_query("cats and cats and dogs", dedupe=False) == '"cats" OR "cats" OR "dogs"'
+    assert keyword_query("the cat", stop_words=frozenset()) == '"the" OR "cat"'
+
+
+@pytest.fixture
+def titled(tmp_path, tiny_model):
+    idx = Index.open(tmp_path / "idx", model=tiny_model)
+    idx.add(["river fish swim in the cold water of the river", "a mountain city with music and art"],
+            ids=["in-text", "in-title"])
+    # The second document's title names the river; its text does not.
+    with idx.store.transaction():
+        idx.store.conn.execute("UPDATE documents SET title = 'river' WHERE id = 'in-title'")
+        idx.store.conn.execute("INSERT INTO documents_fts(documents_fts) VALUES ('rebuild')")
+    yield idx
+    idx.close()
+
+
+def test_bm25_column_weights(titled):
+    store = titled.store
+    both = dict(store.keyword_search('"river"', 10))
+    assert set(both) == {"in-text", "in-title"} and all(v > 0 for v in both.values())
+    no_title = dict(store.keyword_search('"river"', 10, weights=(0.0, 1.0)))
+    assert no_title["in-title"] == pytest.approx(0.0, abs=1e-9) and no_title["in-text"] > 0
+    heavy = dict(store.keyword_search('"river"', 10, weights=(5.0, 1.0)))
+    assert heavy["in-title"] > both["in-title"]
+    assert [d for d, _ in store.keyword_search('"river"', 10, weights=(5.0, 1.0))][0] == "in-title"
