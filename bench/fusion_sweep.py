@@ -25,7 +25,7 @@ from pathlib import Path
 
 from semsearch import Index
 from semsearch.evaluating import load_beir, ndcg_at, recall_at
-from semsearch.searching import Ranked, fuse, keyword_query
+from semsearch.searching import Ranked, fuse, fuse_convex, keyword_query
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "scifact"
@@ -53,27 +53,12 @@ def keyword_variants() -> dict[str, dict]:
 
 
 def convex(rankings, weights, k, norm):
-    """Convex combination of normalised scores (Bruch et al. 2023); a document missing
-    from a list gets that list's lowest normalised score."""
-    fused: dict[str, float] = {}
-    normed = []
-    for ranking, floor in rankings:
-        if not ranking:
-            normed.append(({}, 0.0))
-            continue
-        scores = [r.score for r in ranking]
-        top, low = max(scores), min(scores)
-        if norm == "minmax":
-            base = low
-        else:  # "tmm": theoretical minimum (cosine -1 / BM25 0), observed maximum
-            base = floor
-        span = (top - base) or 1.0
-        normed.append(({r.doc_id: (r.score - base) / span for r in ranking}, (low - base) / span))
-    ids = {d for scores, _ in normed for d in scores}
-    for d in ids:
-        fused[d] = sum(w * scores.get(d, missing) for w, (scores, missing) in zip(weights, normed))
-    order = sorted(fused, key=lambda d: -fused[d])[:k]
-    return [Ranked(d, fused[d]) for d in order]
+    """semsearch's fuse_convex; "minmax" takes each list's own lowest score as its floor."""
+    if norm == "minmax":
+        floors = [min((r.score for r in ranking), default=0.0) for ranking, _ in rankings]
+    else:  # "tmm": theoretical minimum (cosine -1 / BM25 0), observed maximum
+        floors = [floor for _, floor in rankings]
+    return fuse_convex([ranking for ranking, _ in rankings], k, weights=weights, floors=floors)
 
 
 def score(run: dict[str, list[Ranked]], qrels) -> dict:
@@ -161,6 +146,28 @@ def keyword_sweep(args, dataset) -> None:
         store.close()
 
 
+def latency(args, dataset) -> None:
+    """Hybrid search one query at a time at fusion depth 100 and 1,000, in alternating rounds."""
+    import statistics
+
+    import semsearch.index as index_module
+
+    texts = list(dataset.queries.values())[:100]
+    times: dict[int, list[float]] = {100: [], 1000: []}
+    with Index.open(args.index, create=False, query_backend="torch") as idx:
+        idx.search("warm-up", k=10)
+        for _ in range(3):
+            for depth in times:
+                index_module.FUSION_DEPTH = depth
+                for text in texts:
+                    t0 = time.perf_counter()
+                    idx.search(text, k=10)
+                    times[depth].append(1000 * (time.perf_counter() - t0))
+    for depth, values in times.items():
+        print(f"hybrid, fusion depth {depth:>5}: p50 {statistics.median(values):.1f} ms, "
+              f"mean {statistics.fmean(values):.1f} ms ({len(values)} searches)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, help="an index of the corpus (not needed with --keyword-only)")
@@ -173,12 +180,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--per-query", type=Path, help="per-query nDCG@10 of every setting, JSON lines")
     parser.add_argument("--quick", action="store_true", help="only the main keyword variant")
+    parser.add_argument("--latency", action="store_true", help="time hybrid search at fusion depth 100 and 1,000")
+    parser.add_argument("--keyword-variants", help="';'-separated names of keyword variants to fuse (default: all)")
     args = parser.parse_args()
     if not (args.data / "corpus.jsonl").exists():
         sys.exit(f"no BEIR data at {args.data}")
     dataset = load_beir(args.data, args.split)
     if args.keyword_only:
         return keyword_sweep(args, dataset)
+    if args.latency:
+        return latency(args, dataset)
     if args.index is None:
         sys.exit("--index is required (or --keyword-only)")
     qids = list(dataset.queries)
@@ -193,6 +204,9 @@ def main() -> None:
         variants = keyword_variants()
         if args.quick:
             variants = dict(list(variants.items())[:1])
+        elif args.keyword_variants:
+            wanted = [v.strip() for v in args.keyword_variants.split(";")]
+            variants = {name: variants[name] for name in wanted}
         for name, spec in variants.items():
             t0 = time.perf_counter()
             lists = []

@@ -145,6 +145,37 @@ def fuse(
     return [Ranked(d, fused[d], first[d].chunk_id) for d in order]
 
 
+def fuse_convex(
+    rankings: Sequence[Sequence[Ranked]], k: int, weights: Sequence[float] | None = None,
+    floors: Sequence[float] | None = None,
+) -> list[Ranked]:
+    """Convex combination of normalised scores (Bruch et al. 2023, "TM2C2").
+
+    Each ranking's scores are mapped to ``(score - floor) / (top - floor)``, ``floor``
+    being the scoring function's theoretical minimum (cosine -1, BM25 0; default 0) and
+    ``top`` the ranking's best score; a document missing from a ranking gets that
+    ranking's lowest normalised score (it ranked below all of them).  The fused score is
+    the weighted sum, weights (default equal) scaled to sum to 1.
+    """
+    weights = [1.0] * len(rankings) if weights is None else [float(w) for w in weights]
+    total = sum(weights) or 1.0
+    floors = [0.0] * len(rankings) if floors is None else list(floors)
+    normed: list[tuple[float, dict[str, float], float]] = []
+    first: dict[str, Ranked] = {}
+    for weight, floor, ranking in zip(weights, floors, rankings):
+        if not ranking:
+            continue
+        top = max(r.score for r in ranking)
+        span = (top - floor) or 1.0
+        scores = {r.doc_id: (r.score - floor) / span for r in ranking}
+        normed.append((weight / total, scores, min(scores.values())))
+        for item in ranking:
+            first.setdefault(item.doc_id, item)
+    fused = {d: sum(w * scores.get(d, missing) for w, scores, missing in normed) for d in first}
+    order = sorted(fused, key=lambda doc_id: -fused[doc_id])[:k]
+    return [Ranked(d, fused[d], first[d].chunk_id) for d in order]
+
+
 def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) -> list[Hit]:
     """Fetch titles, metadata and snippets for the final ranking only.
 

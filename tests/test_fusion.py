@@ -54,3 +54,18 @@ def test_bm25_column_weights(titled):
     heavy = dict(store.keyword_search('"river"', 10, weights=(5.0, 1.0)))
     assert heavy["in-title"] > both["in-title"]
     assert [d for d, _ in store.keyword_search('"river"', 10, weights=(5.0, 1.0))][0] == "in-title"
+
+
+def test_convex_fusion_normalises_each_side():
+    from semsearch.searching import fuse_convex
+
+    dense = [Ranked("a", 0.8), Ranked("b", 0.6)]
+    keyword = [Ranked("b", 12.0), Ranked("c", 3.0)]
+    fused = {r.doc_id: r.score for r in fuse_convex([dense, keyword], 10, weights=(1, 1), floors=(-1.0, 0.0))}
+    # dense: (s + 1) / 1.8; keyword: s / 12; a missing document gets its side's lowest value.
+    assert fused["a"] == pytest.approx(0.5 * 1.0 + 0.5 * (3.0 / 12))
+    assert fused["b"] == pytest.approx(0.5 * (1.6 / 1.8) + 0.5 * 1.0)
+    assert fused["c"] == pytest.approx(0.5 * (1.6 / 1.8) + 0.5 * 0.25)
+    assert [r.doc_id for r in fuse_convex([dense, keyword], 10, floors=(-1.0, 0.0))][0] == "b"
+    only_dense = fuse_convex([dense, keyword], 10, weights=(1, 0), floors=(-1.0, 0.0))
+    assert [r.doc_id for r in only_dense][:2] == ["a", "b"]
