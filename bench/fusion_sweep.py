@@ -168,6 +168,24 @@ def latency(args, dataset) -> None:
               f"mean {statistics.fmean(values):.1f} ms ({len(values)} searches)")
 
 
+def restrict_to_index(dataset, index: Path):
+    """Only the queries whose judged documents are all in the index.
+
+    For an index of part of the corpus (a machine too busy to embed all of it): every
+    setting is then compared on the same documents and queries, which is what a sweep
+    needs; absolute figures are not the full set's.
+    """
+    with Index.open(index, create=False) as idx:
+        held = {row[0] for row in idx.store.conn.execute("SELECT id FROM documents")}
+    keep = {q: j for q, j in dataset.qrels.items() if set(j) <= held}
+    if len(held) < len(dataset.corpus):
+        print(f"index holds {len(held)} of {len(dataset.corpus)} documents: {len(keep)} of {len(dataset.qrels)} "
+              "queries have all their judged documents in it and are kept", file=sys.stderr)
+    dataset.qrels = keep
+    dataset.queries = {q: dataset.queries[q] for q in keep}
+    return dataset
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, help="an index of the corpus (not needed with --keyword-only)")
@@ -190,6 +208,7 @@ def main() -> None:
         return keyword_sweep(args, dataset)
     if args.latency:
         return latency(args, dataset)
+    dataset = restrict_to_index(dataset, args.index)
     if args.index is None:
         sys.exit("--index is required (or --keyword-only)")
     qids = list(dataset.queries)

@@ -14,6 +14,7 @@ import click
 from . import __version__
 from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
+from .docvectors import DEFAULT_DOCUMENT_VECTOR
 from .errors import SemsearchError
 from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
 from .indexing import METRICS
@@ -120,12 +121,16 @@ def cli(quiet: bool) -> None:
               "(default 32).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic for a NEW index: "
               "auto (default) = bf16 where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.")
+@click.option("--document-vector", type=click.Choice(["lead", "mean", "first"]),
+              help="How one vector per document is made from its chunks, for cluster, similar and keywords "
+              "--method embed, in a NEW index: lead (default: the first chunk and the mean of all, "
+              "equally weighted), mean, or first.")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, batch_size, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, document_vector, batch_size, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, and records from .jsonl, .json and .csv. Unchanged
@@ -143,7 +148,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
     fields = RecordFields(text=tuple(f.strip() for f in text_field.split(",") if f.strip()),
                           id=id_field, title=title_field)
     with Index.open(index_path, model=model, layers=layers, pooling=pooling,
-                    chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision) as idx:
+                    chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision,
+                    document_vector=document_vector) as idx:
         show = sys.stderr.isatty() if progress is None else progress
         report = idx.add_documents(
             read_inputs(inputs, fields, globs), batch_size=batch_size, show_progress=show,
@@ -283,6 +289,7 @@ def info(index_path, as_json):
         ("precision", s.get("precision", "fp32")),
         ("dimension", s["dimension"]),
         ("chunking", f"{s['chunk_size']} tokens, {s['chunk_overlap']} overlap (max length {s['max_length']})"),
+        ("doc vector", s.get("document_vector", DEFAULT_DOCUMENT_VECTOR)),
         ("created", s.get("created")),
         ("updated", data.get("updated")),
         ("database", f"{data['size_bytes']['database'] / 1e6:.2f} MB"),
