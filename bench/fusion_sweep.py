@@ -217,7 +217,8 @@ def main() -> None:
     with Index.open(args.index, create=False, query_backend="torch") as idx:
         t0 = time.perf_counter()
         vectors = idx.embedder.encode_queries(texts, batch_size=32)
-        dense = idx._dense(vectors, DEPTH, [], "cosine")
+        with idx._reading() as (store, backend):
+            dense = idx._dense(store, backend, vectors, DEPTH, [], "cosine")
         dense_seconds = time.perf_counter() - t0
         keyword: dict[str, list[list[Ranked]]] = {}
         variants = keyword_variants()

@@ -90,7 +90,7 @@ def main() -> None:
         truth[str(record["id"])] = record[args.label_field]
     with Index.open(args.index, create=False) as idx:
         ids, _, _ = idx.store.document_table()
-        x = idx.store.document_vectors(idx.settings["dimension"], idx.document_vector)
+        x = idx.store.document_vectors(idx.settings["dimension"], idx.settings.document_vector)
     y = [truth[i] for i in ids]
     x = np.ascontiguousarray(x, dtype=np.float32)
     seeds = [int(s) for s in args.seeds.split(",")]

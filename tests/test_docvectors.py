@@ -58,7 +58,7 @@ def long_index(tmp_path, tiny_model):
 
 def test_stored_setting_drives_every_document_vector(long_index):
     idx = long_index()
-    assert idx.document_vector == DEFAULT_DOCUMENT_VECTOR == "lead"
+    assert idx.settings.document_vector == DEFAULT_DOCUMENT_VECTOR == "lead"
     assert idx.info()["settings"]["document_vector"] == "lead"
     rows = idx.store.conn.execute(
         "SELECT c.vector FROM chunks c JOIN documents d ON d.pk = c.document WHERE d.id = 'long' ORDER BY c.position"
@@ -81,7 +81,7 @@ def test_setting_is_chosen_at_creation_and_checked(long_index, tmp_path):
     path = idx.path
     idx.close()
     with Index.open(path, create=False) as again:
-        assert again.document_vector == "first"
+        assert again.settings.document_vector == "first"
         # similar() starts from the stored recipe's vector: its hits score the best chunk's
         # cosine to the long document's FIRST chunk.
         dimension = again.settings["dimension"]
@@ -94,7 +94,7 @@ def test_setting_is_chosen_at_creation_and_checked(long_index, tmp_path):
             assert hit.score == pytest.approx(best, abs=1e-4)
     with Index.open(path, create=False, document_vector="first"):
         pass
-    with pytest.raises(SemsearchError, match="document vectors by 'first'"):
+    with pytest.raises(SemsearchError, match=r"document vector mean \(index: first\)"):
         Index.open(path, create=False, document_vector="mean")
     with pytest.raises(InvalidArgument):
         Index.open(tmp_path / "bad", document_vector="median")
@@ -107,6 +107,6 @@ def test_old_index_without_the_setting_gets_the_default(long_index):
         idx.store.conn.execute("DELETE FROM settings WHERE key = 'document_vector'")
     idx.close()
     with Index.open(path, create=False) as again:
-        assert again.document_vector == DEFAULT_DOCUMENT_VECTOR
+        assert again.settings.document_vector == DEFAULT_DOCUMENT_VECTOR
         run = again.cluster("kmeans", k=2, save=False)
         assert set(run.assignments) == {"long", "short", "reversed"}
