@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--per-query", type=Path, help="per-query nDCG@10 of every setting, JSON lines")
     parser.add_argument("--quick", action="store_true", help="only the main keyword variant")
+    parser.add_argument("--final", action="store_true",
+                        help="only the old and the new defaults (for the one test-split run)")
     parser.add_argument("--latency", action="store_true", help="time hybrid search at fusion depth 100 and 1,000")
     parser.add_argument("--keyword-variants", help="';'-separated names of keyword variants to fuse (default: all)")
     args = parser.parse_args()
@@ -224,6 +226,8 @@ def main() -> None:
         variants = keyword_variants()
         if args.quick:
             variants = dict(list(variants.items())[:1])
+        elif args.final:
+            variants = {name: variants[name] for name in ("w1,1 short-stop dedup", "w1,1 short-stop qtf")}
         elif args.keyword_variants:
             wanted = [v.strip() for v in args.keyword_variants.split(";")]
             variants = {name: variants[name] for name in wanted}
@@ -245,6 +249,17 @@ def main() -> None:
     for name, lists in keyword.items():
         add(f"keyword {name}", lists)
     base = next(iter(keyword))
+    if args.final:
+        old_kw, new_kw = keyword["w1,1 short-stop dedup"], keyword["w1,1 short-stop qtf"]
+        add("before: rrf k=60 depth=100, keyword dedup",
+            [fuse([d[:100], kw[:100]], 100) for d, kw in zip(dense, old_kw)])
+        add("rrf k=60 depth=100, keyword qtf",
+            [fuse([d[:100], kw[:100]], 100) for d, kw in zip(dense, new_kw)])
+        add("convex minmax a=0.5 depth=100, keyword dedup",
+            [fuse_convex([d[:100], kw[:100]], 100) for d, kw in zip(dense, old_kw)])
+        add("after: convex minmax a=0.5 depth=100, keyword qtf",
+            [fuse_convex([d[:100], kw[:100]], 100) for d, kw in zip(dense, new_kw)])
+        keyword = {}
     for kname, klists in keyword.items():
         for depth in (100, 1000):
             for rrf_k in (60,) if kname != base else (10, 30, 60, 100):

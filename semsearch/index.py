@@ -41,7 +41,7 @@ from .ingest import AddReport, Encoder, Executor, LocalExecutor, Progress
 from .locking import WriterLock
 from .queries import Filters, normalise_filters
 from .reading import Document, Skipped
-from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
+from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse_hybrid, keyword_rank, to_hits
 from .settings import IndexSettings
 from .storing import Store
 from .topics import Topic
@@ -434,7 +434,7 @@ class Index:
                     ranked = dense[slot]
                 else:
                     keyword = keyword_rank(store, queries[i], depth, filters)
-                    ranked = keyword[:k] if mode == "keyword" else fuse([dense[slot], keyword], k)
+                    ranked = keyword[:k] if mode == "keyword" else fuse_hybrid(dense[slot], keyword, k)
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])

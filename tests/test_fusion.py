@@ -25,10 +25,10 @@ def test_rrf_scores_and_weights():
 
 
 def test_keyword_query_words():
-    assert keyword_query("cats and cats and dogs") == '"cats" OR "dogs"'
-    # Without de-duplication a repeated word is a repeated phrase: FTS5's bm25() counts
-    # each phrase, i.e. the query's term frequency.
-    assert keyword_query("cats and cats and dogs", dedupe=False) == '"cats" OR "cats" OR "dogs"'
+    # A repeated word is a repeated phrase: FTS5's bm25() counts each phrase, i.e. the
+    # query's term frequency (the default).
+    assert keyword_query("cats and cats and dogs") == '"cats" OR "cats" OR "dogs"'
+    assert keyword_query("cats and cats and dogs", dedupe=True) == '"cats" OR "dogs"'
     assert keyword_query("the cat", stop_words=frozenset()) == '"the" OR "cat"'
 
 
@@ -69,3 +69,16 @@ def test_convex_fusion_normalises_each_side():
     assert [r.doc_id for r in fuse_convex([dense, keyword], 10, floors=(-1.0, 0.0))][0] == "b"
     only_dense = fuse_convex([dense, keyword], 10, weights=(1, 0), floors=(-1.0, 0.0))
     assert [r.doc_id for r in only_dense][:2] == ["a", "b"]
+
+
+def test_convex_min_max_by_default_and_single_hits():
+    from semsearch.searching import fuse_convex, fuse_hybrid
+
+    dense = [Ranked("a", 0.9), Ranked("b", 0.5), Ranked("c", 0.4)]
+    keyword = [Ranked("c", 7.0)]
+    fused = {r.doc_id: r.score for r in fuse_convex([dense, keyword], 10)}
+    # dense min-max: a 1, b 0.2, c 0; the lone keyword hit is at its top (1), the rest at 0.
+    assert fused == pytest.approx({"a": 0.5, "b": 0.1, "c": 0.5})
+    assert [r.doc_id for r in fuse_hybrid(dense, keyword, 10)] == [r.doc_id for r in fuse_convex([dense, keyword], 10)]
+    down = {r.doc_id: r.score for r in fuse_hybrid(dense, keyword, 10, weights=(1.0, 0.25))}
+    assert down["a"] == pytest.approx(0.8) and down["c"] == pytest.approx(0.2)
