@@ -27,9 +27,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .chunking import Chunk, chunk_text
-from .reading import Document, Skipped
+from .errors import InvalidArgument
+from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
 from .storing import Store
+from .validation import check_document
 from .vectors.sync import VectorSync
 
 # Chunks embedded and committed together, about: bounds the memory of a batch, and is the
@@ -41,7 +43,13 @@ CHARACTERS_PER_TOKEN = 4
 
 
 def content_hash(doc: Document) -> str:
-    """What decides whether a document changed: its text, title and metadata."""
+    """What decides whether a document changed: its text, title and metadata.
+
+    A PDF/Office/EPUB file's is the hash of its bytes (``reading.DocumentFile``), known
+    before its text is extracted, so an unchanged file is never read twice.
+    """
+    if doc.file_hash:
+        return doc.file_hash
     payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -162,12 +170,27 @@ def _split(batch: list[Planned], chunked: list[list[Chunk]], vectors: np.ndarray
 
 
 def plan(
-    documents: Iterable[Document | Skipped], store: Store, report: AddReport, skip: Callable[[Skipped], None]
+    documents: Iterable[Document | Skipped | DocumentFile], store: Store, report: AddReport,
+    skip: Callable[[Skipped], None],
 ) -> Iterator[Planned]:
     """The documents that are new or changed; counts the unchanged ones in ``report``."""
     for item in documents:
+        if isinstance(item, DocumentFile):  # hashed, not yet extracted: extract only if changed
+            found = store.find(item.id)
+            if found is not None and found[1] == item.file_hash:
+                report.unchanged += 1
+                continue
+            try:  # a reader's surprise costs this file, not the run
+                item = item.read()
+            except Exception as exc:
+                item = Skipped(str(item.path), f"could not be read ({type(exc).__name__}: {str(exc)[:200]})")
         if isinstance(item, Skipped):
             skip(item)
+            continue
+        try:  # one document that cannot be stored (bad types, NaN, surrogates) is skipped, not the run
+            item = check_document(item)
+        except InvalidArgument as exc:
+            skip(Skipped(str(getattr(item, "source", None) or getattr(item, "id", "?"))[:200], str(exc)))
             continue
         if not item.text or not item.text.strip():
             skip(Skipped(item.source or item.id, "empty text"))
@@ -218,6 +241,7 @@ def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: Ad
                 new_ids.extend(store.insert_document(
                     doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
                     content_hash=item.planned.digest, chunks=item.chunks, vectors=item.vectors, added=added_at,
+                    pages=doc.pages,
                 ))
                 report.chunks += len(item.chunks)
         generation = store.generation()

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import SemsearchError
+from ..errors import ReadOnlyIndex, SemsearchError
+from ..integrity import file_checksum, translated
 from ..locking import ReadWriteLock, WriterLock, is_locked
 from ..settings import IndexSettings
 from ..storing import Store
@@ -58,13 +59,18 @@ class VectorSync:
             return self.backend
         problem = None
         chunks = store.counts()["chunks"]
-        saved = json.loads(
-            store.conn.execute("SELECT value FROM settings WHERE key = 'faiss_generation'").fetchone()[0]
-        )
+        stored = dict(store.conn.execute(
+            "SELECT key, value FROM settings WHERE key IN ('faiss_generation', 'faiss_checksum')"
+        ).fetchall())
+        saved = json.loads(stored["faiss_generation"])
+        checksum = json.loads(stored["faiss_checksum"]) if "faiss_checksum" in stored else None
         if not self.path.exists():
             problem = "the FAISS file is missing" if chunks else None
         elif saved != generation:
             problem = "the FAISS file is behind the database"
+        elif checksum is not None and file_checksum(self.path) != checksum:
+            # Damaged bytes can still load: scores of 1e37, wrong documents, a lost top hit.
+            problem = "the FAISS file does not match its checksum (its content is damaged)"
         else:
             try:
                 loaded = self.backend_class.load(self.path, self.dimension)
@@ -100,26 +106,40 @@ class VectorSync:
         return backend, generation
 
     def save(self, backend: VectorBackend, generation: int) -> None:
-        backend.save(self.path)
+        with translated(self.path):  # a full disk says so
+            backend.save(self.path)
+            checksum = file_checksum(self.path)  # of the bytes on disk; compared on every load
         with self.store.transaction(bump=False):
             self.store.set_setting("faiss_generation", generation)
+            self.store.set_setting("faiss_checksum", checksum)
 
     @contextmanager
     def writing(self) -> Iterator[VectorBackend]:
         """Hold the writer lock; save the vector file once at the end, whatever happens."""
         if self.lock.held:
             raise SemsearchError("this index is already being written by this process")
+        if self.store.read_only:
+            raise ReadOnlyIndex(f"the index at {self.path.parent} is read-only ({self.store.read_only}): "
+                                f"it can be searched, not changed")
         with self.lock:
             if self.lock.stale_pid:
                 log.warning("took over a stale lock left by process %d", self.lock.stale_pid)
+            self.store.verify()  # never write into a database that fails its check
             with self.rw.write():
                 backend = self.current(self.store)
             start_generation = self.generation
             try:
                 yield backend
-            finally:
+            except BaseException:
                 if self.generation != start_generation:
-                    self.save(backend, self.generation)
+                    try:  # keep the work; a failure here must not hide the one in flight
+                        self.save(backend, self.generation)
+                    except Exception as exc:
+                        log.warning("could not save the FAISS file (%s); it is rebuilt from the database "
+                                    "on the next open", exc)
+                raise
+            if self.generation != start_generation:
+                self.save(backend, self.generation)
 
     def committed(self, generation: int) -> None:
         """Record that the in-memory vectors now match ``generation`` (call with :attr:`rw` held)."""
