@@ -25,7 +25,8 @@ from pathlib import Path
 
 from semsearch import Index
 from semsearch.evaluating import load_beir, ndcg_at, recall_at
-from semsearch.searching import Ranked, fuse, fuse_convex, keyword_query
+from semsearch.searching import Ranked, fuse, fuse_convex
+from semsearch.text.english import QUERY_WORD
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "scifact"
@@ -36,7 +37,7 @@ def keyword_variants() -> dict[str, dict]:
     """Keyword-side settings: BM25 column weights (title, text) and query construction."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    from semsearch.searching import STOP_WORDS
+    from semsearch.text.english import QUERY_STOP_WORDS as STOP_WORDS
 
     return {
         "w1,1 short-stop dedup": {"weights": (1.0, 1.0), "stop": STOP_WORDS, "dedupe": True},
@@ -50,6 +51,16 @@ def keyword_variants() -> dict[str, dict]:
         "w1,1 sklearn-stop dedup": {"weights": (1.0, 1.0), "stop": ENGLISH_STOP_WORDS, "dedupe": True},
         "w0,1 sklearn-stop qtf": {"weights": (0.0, 1.0), "stop": ENGLISH_STOP_WORDS, "dedupe": False},
     }
+
+
+def keyword_query(text: str, *, stop_words, dedupe: bool) -> str | None:
+    """The English analyzer's MATCH expression with the stop list and de-duplication as given
+    (``semsearch.text.english.EnglishAnalyzer.query`` with its own list and
+    ``QUERY_TERM_FREQUENCY``)."""
+    words = [w for w in (m.group(0).lower() for m in QUERY_WORD.finditer(text)) if w not in stop_words]
+    if dedupe:
+        words = list(dict.fromkeys(words))
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words) or None
 
 
 def convex(rankings, weights, k, norm):

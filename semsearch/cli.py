@@ -157,15 +157,28 @@ def cli(quiet: bool) -> None:
               help="How one vector per document is made from its chunks, for cluster, similar and keywords "
               "--method embed, in a NEW index: lead (default: the first chunk and the mean of all, "
               "equally weighted), mean, or first.")
+@click.option("--query-prefix", help="Text put before every query when embedding it, for a NEW index "
+              "(default from the model's name: 'query: ' for e5 models, an instruction for bge, else none).")
+@click.option("--passage-prefix", help="Text put before every chunk when embedding it, for a NEW index "
+              "(default: 'passage: ' for e5 models, else none).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--device", help="Where the model runs: auto, cpu (default), cuda, cuda:N, mps. Not stored "
+              "in the index. With --ray: the workers' device (default cuda with --gpus-per-worker, else cpu).")
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS", help="Chunk and embed on a Ray cluster: auto "
+              "($RAY_ADDRESS, else the Ray started on this machine, else a new local one) or its address. "
+              "Needs pip install 'semsearch[ray]'.")
+@click.option("--workers", type=click.IntRange(1), help="With --ray: embedding workers (default: one per GPU "
+              "with --gpus-per-worker, else one per CPU of the cluster).")
+@click.option("--gpus-per-worker", type=click.FloatRange(0), default=0, show_default=True,
+              help="With --ray: GPUs each worker holds (0: workers embed on CPUs).")
 @click.option("--max-document-bytes", type=click.IntRange(1), default=DEFAULT_MAX_DOCUMENT_BYTES, show_default=True,
               help="Skip any document (a text file, a JSON line, a CSV row, standard input) larger than this.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, document_vector, batch_size, max_document_bytes, strict,
-          progress, as_json):
+          chunk_size, chunk_overlap, precision, document_vector, query_prefix, passage_prefix, batch_size,
+          max_document_bytes, device, ray_address, workers, gpus_per_worker, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
@@ -180,24 +193,48 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
       semsearch index corpus.jsonl --id-field _id --text-field title,text
       semsearch index notes/ --glob '*.md' -i ~/indexes/notes
       cat posts.jsonl | semsearch index - --text-field body
+      semsearch index corpus/ --device cuda
+      semsearch index corpus/ --ray auto --gpus-per-worker 1
+      semsearch index papers/ --model ~/models/multilingual-e5-small   # Chinese: a model that reads it
     """
+    if ray_address is None and (workers is not None or gpus_per_worker):
+        raise click.UsageError("--workers and --gpus-per-worker need --ray")
+    executor = None
+    if ray_address is not None:
+        from .distributed import RayExecutor, require_ray
+
+        require_ray()  # before anything is read or loaded
+        executor = RayExecutor(ray_address, workers=workers, gpus_per_worker=gpus_per_worker,
+                               batch_size=batch_size, device=device)
+        device = None  # the workers' device; this process only writes
     fields = RecordFields(text=tuple(f.strip() for f in text_field.split(",") if f.strip()),
                           id=id_field, title=title_field)
-    with Index.open(index_path, model=model, layers=layers, pooling=pooling,
-                    chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision,
-                    document_vector=document_vector) as idx:
-        show = sys.stderr.isatty() if progress is None else progress
-        with terminal_bar("Indexing", "doc", enabled=show) as update:
-            report = idx.add_documents(
-                read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
-                batch_size=batch_size,
-                on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
-                on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
-                                             chunks_per_s=f"{p.chunks_per_second:.1f}"),
-            )
-        counts = idx.counts()
+    try:
+        with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
+                        chunk_overlap=chunk_overlap, precision=precision, query_prefix=query_prefix,
+                        passage_prefix=passage_prefix, device=device,
+                        document_vector=document_vector) as idx:
+            show = sys.stderr.isatty() if progress is None else progress
+            with terminal_bar("Indexing", "doc", enabled=show) as update:
+                report = idx.add_documents(
+                    read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
+                    batch_size=batch_size, executor=executor,
+                    on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
+                    on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
+                                                 chunks_per_s=f"{p.chunks_per_second:.1f}"),
+                )
+            counts = idx.counts()
+            warning = idx.text_info()["warning"]
+    finally:
+        if executor is not None:
+            executor.close()
+    extra = {}
+    if executor is not None:
+        extra = {"ray": {"startup_seconds": round(executor.stats.startup_seconds, 3),
+                         "workers": len(executor.stats.workers), "resent_batches": executor.stats.resent}}
     if as_json:
-        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()}})
+        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()},
+                    **extra})
     else:
         rate = report.chunks / report.seconds if report.seconds else 0.0
         click.echo(
@@ -206,6 +243,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
             f"Index {index_path}: {counts['documents']} documents, {counts['chunks']} chunks.",
             err=True,
         )
+    if warning:
+        click.echo(f"semsearch: warning: {warning}", err=True)
     if strict and report.skipped:
         raise click.ClickException(f"{len(report.skipped)} input(s) skipped (--strict)")
 
@@ -310,12 +349,17 @@ def info(index_path, as_json):
         ("doc vector", s.get("document_vector", DEFAULT_DOCUMENT_VECTOR)),
         ("created", s.get("created")),
         ("updated", data.get("updated")),
+        ("languages", ", ".join(f"{lang or '?'} {n}" for lang, n in data.get("languages", {}).items()) or "-"),
+        ("unknown", "-" if data.get("unknown_token_share") is None
+         else f"{data['unknown_token_share']:.1%} of the model's tokens are [UNK]"),
         ("database", f"{data['size_bytes']['database'] / 1e6:.2f} MB"),
         ("faiss", f"{data['size_bytes']['faiss'] / 1e6:.2f} MB"
                   + ("" if data["faiss_up_to_date"] else " (stale: rebuilt on next use)")),
     ]
     for name, value in rows:
         click.echo(f"{name:<10} {value}")
+    if data.get("warning"):
+        click.echo(f"semsearch: warning: {data['warning']}", err=True)
 
 
 @cli.command()
@@ -368,13 +412,16 @@ def _print_sweep(rows: list[dict], metric_names: tuple[str, ...]) -> None:
 @click.option("--layers", help="Layer recipe (default auto); see `semsearch index --help`.")
 @click.option("--pooling", type=click.Choice(["mean", "cls"]), help="Pooling per layer.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic (default auto).")
+@click.option("--query-prefix", help="Text before every query (default from the model's name; see `index --help`).")
+@click.option("--passage-prefix", help="Text before every chunk (default from the model's name).")
 @click.option("--sweep-layers", is_flag=True,
               help="Score every layer recipe (dense) from one forward pass, best first, marking auto's choice.")
 @click.option("--sts", "sts_file", type=click.Path(path_type=Path),
               help="Score a sentence-pair file (JSONL: sentence1, sentence2, score) by Spearman correlation.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @json_option
-def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, sweep_layers, sts_file,
+def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, query_prefix, passage_prefix,
+             sweep_layers, sts_file,
              progress, as_json):
     """Measure retrieval quality on a labelled BEIR-layout DATASET directory.
 
@@ -390,6 +437,7 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
       semsearch eval DIR --mode dense --json
       semsearch eval DIR --sweep-layers
       semsearch eval --sts pairs.jsonl --sweep-layers
+      semsearch eval ../shared/data/csl/retrieval-title --split dev --mode keyword   # Chinese (CSL)
     """
     from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_sts, sweep_beir
 
@@ -423,7 +471,8 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
                        err=True)
     else:
         result = evaluate_beir(dataset, index_path=index_path, mode=mode, split=split, show_progress=show,
-                               model=model, layers=layers, pooling=pooling, precision=precision)
+                               model=model, layers=layers, pooling=pooling, precision=precision,
+                               query_prefix=query_prefix, passage_prefix=passage_prefix)
         result.pop("per_query")
         if as_json:
             _echo_json(result)

@@ -27,20 +27,21 @@ def test_rrf_scores_and_weights():
 def test_keyword_query_words():
     # A repeated word is a repeated phrase: FTS5's bm25() counts each phrase, i.e. the
     # query's term frequency (the default).
+    from semsearch.text import ENGLISH
+
     assert keyword_query("cats and cats and dogs") == '"cats" OR "cats" OR "dogs"'
-    assert keyword_query("cats and cats and dogs", dedupe=True) == '"cats" OR "dogs"'
-    assert keyword_query("the cat", stop_words=frozenset()) == '"the" OR "cat"'
+    assert ENGLISH.query_words("cats and cats and dogs") == ["cats", "dogs"]
+    assert ENGLISH.query_keys("cats and cats and dogs") == ENGLISH.query_keys("cats and dogs")
 
 
 @pytest.fixture
 def titled(tmp_path, tiny_model):
+    from semsearch.reading import Document
+
     idx = Index.open(tmp_path / "idx", model=tiny_model)
-    idx.add(["river fish swim in the cold water of the river", "a mountain city with music and art"],
-            ids=["in-text", "in-title"])
     # The second document's title names the river; its text does not.
-    with idx.store.transaction():
-        idx.store.conn.execute("UPDATE documents SET title = 'river' WHERE id = 'in-title'")
-        idx.store.conn.execute("INSERT INTO documents_fts(documents_fts) VALUES ('rebuild')")
+    idx.add_documents([Document("in-text", "river fish swim in the cold water of the river"),
+                       Document("in-title", "a mountain city with music and art", title="river")])
     yield idx
     idx.close()
 
