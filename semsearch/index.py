@@ -520,7 +520,7 @@ class Index:
     def similar(
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
     ) -> list[Hit]:
-        """Documents most like a stored one (by its mean chunk vector), itself excluded."""
+        """Documents most like a stored one (by its document vector, see ``semsearch.docvectors``), itself excluded."""
         doc_id, k = check_id(doc_id, "doc_id"), _check_k(k)
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
