@@ -16,6 +16,7 @@ import click
 from . import __version__
 from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
+from .docvectors import DEFAULT_DOCUMENT_VECTOR
 from .errors import SemsearchError
 from .index import DB_FILE, DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
 from .integrity import translate
@@ -152,6 +153,10 @@ def cli(quiet: bool) -> None:
               "(default 32).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic for a NEW index: "
               "auto (default) = bf16 where the CPU has native bf16 (AVX512-BF16/AMX), else fp32.")
+@click.option("--document-vector", type=click.Choice(["lead", "mean", "first"]),
+              help="How one vector per document is made from its chunks, for cluster, similar and keywords "
+              "--method embed, in a NEW index: lead (default: the first chunk and the mean of all, "
+              "equally weighted), mean, or first.")
 @click.option("--query-prefix", help="Text put before every query when embedding it, for a NEW index "
               "(default from the model's name: 'query: ' for e5 models, an instruction for bge, else none).")
 @click.option("--passage-prefix", help="Text put before every chunk when embedding it, for a NEW index "
@@ -172,8 +177,8 @@ def cli(quiet: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, query_prefix, passage_prefix, batch_size, max_document_bytes, device,
-          ray_address, workers, gpus_per_worker, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, document_vector, query_prefix, passage_prefix, batch_size,
+          max_document_bytes, device, ray_address, workers, gpus_per_worker, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
@@ -207,7 +212,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
     try:
         with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
                         chunk_overlap=chunk_overlap, precision=precision, query_prefix=query_prefix,
-                        passage_prefix=passage_prefix, device=device) as idx:
+                        passage_prefix=passage_prefix, device=device,
+                        document_vector=document_vector) as idx:
             show = sys.stderr.isatty() if progress is None else progress
             with terminal_bar("Indexing", "doc", enabled=show) as update:
                 report = idx.add_documents(
@@ -340,6 +346,7 @@ def info(index_path, as_json):
         ("precision", s.get("precision", "fp32")),
         ("dimension", s["dimension"]),
         ("chunking", f"{s['chunk_size']} tokens, {s['chunk_overlap']} overlap (max length {s['max_length']})"),
+        ("doc vector", s.get("document_vector", DEFAULT_DOCUMENT_VECTOR)),
         ("created", s.get("created")),
         ("updated", data.get("updated")),
         ("languages", ", ".join(f"{lang or '?'} {n}" for lang, n in data.get("languages", {}).items()) or "-"),

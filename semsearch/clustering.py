@@ -1,6 +1,6 @@
 """Clustering: K-means, DBSCAN and HDBSCAN over document vectors, labelled and plotted.
 
-A document's vector is the mean of its stored chunk vectors, re-normalised (no
+A document's vector is made from its stored chunk vectors (``semsearch.docvectors``; no
 re-embedding).  The pipeline, for every method:
 
 1. optional reduction (``umap:N``, ``pca:N`` or ``none``); density methods default

@@ -21,6 +21,7 @@ from .clustering import (
     compute,
     describe,
 )
+from .docvectors import DEFAULT_DOCUMENT_VECTOR
 from .errors import InvalidArgument, NotFound, SemsearchError
 from .mapping import check_plot_path
 from .storing import ClusterFilter, Store, now
@@ -41,7 +42,8 @@ def check_run_name(name: str) -> None:
 
 
 def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str | None, save: bool,
-        plot: str | os.PathLike | None, plot_projection: str, show_progress: bool, cache: dict) -> Clustering:
+        plot: str | os.PathLike | None, plot_projection: str, show_progress: bool, cache: dict,
+        document_vector: str = DEFAULT_DOCUMENT_VECTOR) -> Clustering:
     """Cluster every document by its stored vector; store the run unless ``save`` is false.
 
     ``cache`` keeps the last UMAP/PCA reduction for the generation it was made at.
@@ -57,7 +59,7 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
         generation = store.generation()
         ids, hashes, texts = store.document_table()
         params = check_params(method, len(ids), dimension, **params_in)
-        vectors = store.document_vectors(dimension)
+        vectors = store.document_vectors(dimension, document_vector)
         unknown, tokens = store.unknown_tokens()
     share = unknown / tokens if tokens else 0.0
     if share >= coverage.UNKNOWN_OFF:  # the model cannot read the corpus: cluster its words instead
@@ -157,12 +159,13 @@ def delete(store: Store, name: str) -> None:
         stored(store, name)  # raises: no clustering named ...
 
 
-def redraw(store: Store, dimension: int, name: str, path: str | os.PathLike, projection: str) -> dict:
+def redraw(store: Store, dimension: int, name: str, path: str | os.PathLike, projection: str,
+           document_vector: str = DEFAULT_DOCUMENT_VECTOR) -> dict:
     """Draw a stored run's map again: its documents still in the index, by their labels then."""
     found = stored(store, name)
     with store.snapshot():
         ids, _, _ = store.document_table()
-        vectors = store.document_vectors(dimension)
+        vectors = store.document_vectors(dimension, document_vector)
     keep = [i for i, doc_id in enumerate(ids) if doc_id in found.assignments]
     if not keep:
         raise SemsearchError(f"none of the documents of clustering {name!r} is still in the index")

@@ -14,7 +14,8 @@ import numpy as np
 from . import keywords as kw
 from . import topics as tp
 from .chunking import chunk_text
-from .embedding import Embedder, normalised_mean
+from .docvectors import document_vector
+from .embedding import Embedder
 from .errors import InvalidArgument, NotFound, SemsearchError
 from .settings import IndexSettings
 from .storing import Store
@@ -64,11 +65,12 @@ class Extractor:
                                        batch_size=PHRASE_BATCH)
 
     def _text_vector(self, text: str) -> np.ndarray:
-        """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
+        """A text's vector as the index makes a stored document's, from its chunks' vectors."""
         embedder = self._embedder()
         chunks = chunk_text(text, embedder.tokenizer, self.settings.chunk_size, self.settings.chunk_overlap)
-        return normalised_mean(embedder.encode(
-            with_prefix(self.settings.get("passage_prefix", ""), [c.text for c in chunks] or [text])))
+        return document_vector(embedder.encode(
+            with_prefix(self.settings.get("passage_prefix", ""), [c.text for c in chunks] or [text])),
+            self.settings.document_vector)
 
     def extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
                 encode: Callable[[list[str]], np.ndarray] | None = None,
@@ -85,7 +87,8 @@ class Extractor:
                 return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words,
                                 analyzer=analyzer)
             return kw.tfidf(text, df, documents, n, max_words=max_words, analyzer=analyzer)
-        vector = (self.store.document_vector(pk, self.settings.dimension) if pk is not None
+        vector = (self.store.document_vector(pk, self.settings.dimension, self.settings.document_vector)
+                  if pk is not None
                   else self._text_vector(text))
         return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
                         max_words=max_words, pool=pool, analyzer=analyzer)

@@ -33,6 +33,7 @@ from . import keywords as kw
 from .chunking import resolve_chunking
 from .clustering import DEFAULT_SEED, Clustering
 from .clusterings import ClusterRef
+from .docvectors import DEFAULT_DOCUMENT_VECTOR, check_document_vector
 from .embedding import Embedder, check_query_backend, load_tokenizer
 from .errors import IndexLocked, InvalidArgument, NotFound
 from .extracting import TOPIC_METHODS, Extractor
@@ -49,7 +50,7 @@ from .searching import (
     Ranked,
     dense_rank,
     explain_hits,
-    fuse,
+    fuse_hybrid,
     keyword_rank,
     to_hits,
 )
@@ -155,6 +156,7 @@ class Index:
         device: str | None = None,
         query_prefix: str | None = None,
         passage_prefix: str | None = None,
+        document_vector: str | None = None,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
@@ -176,7 +178,13 @@ class Index:
         ``query_prefix`` / ``passage_prefix``: text put before every query / chunk before
         embedding (e5: ``"query: "`` / ``"passage: "``); default from the model's name
         (:func:`semsearch.text.prefixes.default_prefixes`), stored in the index.
+
+        ``document_vector`` (``lead``, the default; ``mean``; ``first``): how one vector
+        per document is made from its chunks, for clustering, ``similar`` and keyword
+        ``embed`` (see :mod:`semsearch.docvectors`); stored like the other settings.
         """
+        if document_vector is not None:
+            check_document_vector(document_vector)
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
@@ -203,7 +211,8 @@ class Index:
                                         query_backend=query_backend, device=device or "cpu")
                     store = Store.create(db_path, {
                         **cls._new_settings(embedder, chunk_size, chunk_overlap),
-                        **prefix_settings(embedder, query_prefix, passage_prefix, chunk_size, chunk_overlap)})
+                        **prefix_settings(embedder, query_prefix, passage_prefix, chunk_size, chunk_overlap),
+                        "document_vector": document_vector or DEFAULT_DOCUMENT_VECTOR})
                     created = cls(path, store, embedder, query_backend)
                     created.device = embedder.device
                     return created
@@ -212,7 +221,8 @@ class Index:
         if not index.store.read_only:
             remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
-                                       chunk_overlap=chunk_overlap, precision=precision)
+                                       chunk_overlap=chunk_overlap, precision=precision,
+                                       document_vector=document_vector)
         check_prefixes(index.settings, path, query_prefix, passage_prefix)
         return index
 
@@ -492,8 +502,8 @@ class Index:
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
-                    ranked = keyword[:k] if mode == "keyword" else fuse(
-                        [dense[slot], keyword], k, weights=self._fusion_weights(queries[i]))
+                    ranked = keyword[:k] if mode == "keyword" else fuse_hybrid(
+                        dense[slot], keyword, k, weights=self._fusion_weights(queries[i]))
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
@@ -510,7 +520,7 @@ class Index:
     def similar(
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
     ) -> list[Hit]:
-        """Documents most like a stored one (by its mean chunk vector), itself excluded."""
+        """Documents most like a stored one (by its document vector, see ``semsearch.docvectors``), itself excluded."""
         doc_id, k = check_id(doc_id, "doc_id"), _check_k(k)
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
@@ -519,7 +529,7 @@ class Index:
             found = store.find(doc_id)
             if found is None:
                 raise NotFound(f"no document {doc_id!r} in the index")
-            vector = store.document_vector(found[0], self.settings.dimension)
+            vector = store.document_vector(found[0], self.settings.dimension, self.settings.document_vector)
             filters = [*filters, *clusterings.cluster_filter(store, cluster)]
             return to_hits(store, self._dense(store, backend, vector[None, :], k, filters, metric,
                                               exclude=[doc_id])[0])
@@ -572,6 +582,7 @@ class Index:
         params = dict(k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
                       reduce=reduce, assign_noise=assign_noise, center=center, seed=seed)
         return clusterings.run(self.store, self.settings.dimension, method, params, name=name, save=save,
+                               document_vector=self.settings.document_vector,
                                plot=plot, plot_projection=plot_projection, show_progress=show_progress,
                                cache=self._cluster_cache)
 
@@ -594,7 +605,8 @@ class Index:
 
     def plot_clustering(self, name: str, path: str | os.PathLike, projection: str = "umap") -> dict:
         """Draw a stored run's map again: its documents still in the index, by their labels then."""
-        return clusterings.redraw(self._reader(), self.settings.dimension, name, path, projection)
+        return clusterings.redraw(self._reader(), self.settings.dimension, name, path, projection,
+                                  document_vector=self.settings.document_vector)
 
     # -- keywords and topics ----------------------------------------------------
     def _extractor(self) -> Extractor:

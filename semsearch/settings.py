@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .docvectors import DEFAULT_DOCUMENT_VECTOR
 from .errors import SettingsMismatch
 
 # Keys of the settings table that are bookkeeping, not settings: they change with every write.
@@ -36,6 +37,9 @@ class IndexSettings:
     chunk_overlap: int = 32
     # The vector backend (a key of semsearch.vectors.BACKENDS); indexes before backends were flat.
     index_type: str = "flat"
+    # How one vector per document is made from its chunks (semsearch.docvectors); applied
+    # when read, so an index from before the setting simply gets the default.
+    document_vector: str = DEFAULT_DOCUMENT_VECTOR
     format_version: int = 1
     created: str | None = None
     # Keys written by newer code that this class does not know: kept, round-tripped, never dropped.
@@ -90,6 +94,7 @@ class IndexSettings:
         chunk_size: int | None = None,
         chunk_overlap: int | None = None,
         precision: str | None = None,
+        document_vector: str | None = None,
     ) -> list[str]:
         """The requested options (already resolved where they need a model) that differ from these."""
         from .embedding import parse_layers, resolve_model_path, resolve_precision
@@ -109,6 +114,8 @@ class IndexSettings:
             found.append(f"chunk overlap {chunk_overlap} (index: {self.chunk_overlap})")
         if precision is not None and resolve_precision(precision) != self.precision:
             found.append(f"precision {precision} (index: {self.precision})")
+        if document_vector is not None and document_vector != self.document_vector:
+            found.append(f"document vector {document_vector} (index: {self.document_vector})")
         return found
 
     def check_requested(self, where: object, **requested: Any) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .embedding import normalised_mean
+from .docvectors import DEFAULT_DOCUMENT_VECTOR, combine, document_vector
 from .errors import IndexCorrupt, ReadOnlyIndex, SemsearchError
 from .integrity import corrupt_message, quick_check, translate, translated, write_problem
 from .text import Analyzer, get_analyzer, is_current, stored_analyzer
@@ -140,6 +140,11 @@ CREATE TABLE IF NOT EXISTS term_df (
     df INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+
+# BM25 column weights (title, text) for keyword search: FTS5's bm25() adds up each
+# column's term frequency times its weight, over one length normalisation of the whole
+# row (k1 = 1.2 and b = 0.75 are fixed inside FTS5).  Measured in bench/fusion_sweep.py.
+BM25_COLUMN_WEIGHTS = (1.0, 1.0)
 
 # Databases up to this size get `PRAGMA quick_check` on every open (0.17-0.27 s for 62 MB,
 # warm cache, on the shared 2-core machine); larger ones before their first write, so
@@ -612,10 +617,11 @@ class Store:
             yield ids, vectors
             last = int(ids[-1])
 
-    def document_vector(self, pk: int, dimension: int) -> np.ndarray:
-        """A document's vector: the mean of its chunk vectors, re-normalised."""
-        blobs = [r[0] for r in self.conn.execute("SELECT vector FROM chunks WHERE document = ?", (pk,))]
-        return normalised_mean(np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension))
+    def document_vector(self, pk: int, dimension: int, how: str = DEFAULT_DOCUMENT_VECTOR) -> np.ndarray:
+        """A document's vector from its chunk vectors (``how``: see :mod:`semsearch.docvectors`)."""
+        blobs = [r[0] for r in self.conn.execute(
+            "SELECT vector FROM chunks WHERE document = ? ORDER BY position", (pk,))]
+        return document_vector(np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension), how)
 
     def chunk_document_map(self) -> tuple[np.ndarray, list[str]]:
         """Every chunk id with its document's id."""
@@ -656,16 +662,22 @@ class Store:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def keyword_search(
-        self, match: str, limit: int, filters: Sequence[Filter] = ()
+        self, match: str, limit: int, filters: Sequence[Filter] = (),
+        weights: tuple[float, float] = BM25_COLUMN_WEIGHTS,
     ) -> list[tuple[str, float]]:
-        """BM25 over titles and texts: ``(doc id, score)``, best first."""
+        """BM25 over titles and texts: ``(doc id, score)``, best first.
+
+        ``weights`` (title, text) multiply each column's term frequencies (FTS5's
+        ``bm25()`` arguments); see :data:`BM25_COLUMN_WEIGHTS`.
+        """
         sql, params = where_clause(filters)
         fts = self.fts_table
+        w_title, w_text = (float(w) for w in weights)
         return self.conn.execute(
-            f"SELECT d.id, -bm25({fts}) AS score "
+            f"SELECT d.id, -bm25({fts}, ?, ?) AS score "
             f"FROM {fts} JOIN documents d ON d.pk = {fts}.rowid "
-            f"WHERE {fts} MATCH ? AND {sql} ORDER BY bm25({fts}), d.pk LIMIT ?",
-            [match, *params, limit],
+            f"WHERE {fts} MATCH ? AND {sql} ORDER BY score DESC, d.pk LIMIT ?",
+            [w_title, w_text, match, *params, limit],
         ).fetchall()
 
     def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
@@ -691,23 +703,24 @@ class Store:
         rows = self.conn.execute("SELECT id, content_hash, text FROM documents ORDER BY pk").fetchall()
         return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
-    def document_vectors(self, dimension: int) -> np.ndarray:
-        """Every document's vector (mean of its chunk vectors, re-normalised), in pk order.
+    def document_vectors(self, dimension: int, how: str = DEFAULT_DOCUMENT_VECTOR) -> np.ndarray:
+        """Every document's vector, in pk order (``how``: see :mod:`semsearch.docvectors`).
 
         The same vectors as :meth:`document_vector`, read in one pass.
         """
         pks = np.array([r[0] for r in self.conn.execute("SELECT pk FROM documents ORDER BY pk")], dtype=np.int64)
         sums = np.zeros((len(pks), dimension), dtype=np.float64)
         counts = np.zeros(len(pks), dtype=np.int64)
-        cursor = self.conn.execute("SELECT document, vector FROM chunks ORDER BY document")
+        firsts = np.zeros((len(pks), dimension), dtype=np.float64)
+        cursor = self.conn.execute("SELECT document, position, vector FROM chunks ORDER BY document")
         while rows := cursor.fetchmany(20_000):
             owners = np.searchsorted(pks, np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
+            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
             np.add.at(sums, owners, vectors)
             np.add.at(counts, owners, 1)
-        means = sums / np.maximum(counts, 1)[:, None]
-        norms = np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        return (means / norms).astype(np.float32)
+            lead = np.fromiter((r[1] == 0 for r in rows), dtype=bool, count=len(rows))
+            firsts[owners[lead]] = vectors[lead]
+        return combine(sums, counts, firsts, how)
 
     def save_clustering(
         self,

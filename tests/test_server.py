@@ -128,9 +128,11 @@ def test_highlights_and_explain(client):
     for hit in hits:
         explain = hit["explain"]
         assert explain["fused"] == pytest.approx(hit["score"])
-        sides = [explain["dense"]["rank"], explain["keyword"]["rank"]]
-        expected = sum(1 / (60 + r) for r in sides if r is not None)
-        assert explain["fused"] == pytest.approx(expected)
+        # Hybrid is a convex combination: the mean of the two sides' min-max normalised scores.
+        assert explain["fusion"] == "convex"
+        sides = [explain["dense"]["normalised"], explain["keyword"]["normalised"]]
+        assert all(0.0 <= v <= 1.0 for v in sides)
+        assert explain["fused"] == pytest.approx(sum(sides) / 2)
     dense = client.get("/api/v1/search", params={"q": "vaccine", "mode": "dense"}).json()["hits"]
     assert [h["explain"]["dense"]["rank"] for h in dense] == list(range(1, len(dense) + 1))
     assert all(h["explain"]["dense"]["score"] == pytest.approx(h["score"]) for h in dense)

@@ -225,7 +225,8 @@ const Search = {
          el("td", {}, fmt(x.dense.score))),
       el("tr", {}, el("td", {}, "keyword (BM25)"), el("td", {}, x.keyword.rank ?? "–"),
          el("td", {}, fmt(x.keyword.bm25, 3))));
-    const fused = x.fused === null ? "" :
+    const fused = x.fused === null ? "" : x.fusion === "convex" ?
+      `fused: (${fmt(x.dense.normalised)} + ${fmt(x.keyword.normalised)}) / 2 = ${fmt(x.fused)}` :
       `fused: 1/(${x.rrf_k}+${x.dense.rank ?? "∞"}) + 1/(${x.rrf_k}+${x.keyword.rank ?? "∞"}) = ${fmt(x.fused)}`;
     return el("div", {class: "explain", role: "tooltip"}, table, fused ? el("div", {}, fused) : null);
   },
