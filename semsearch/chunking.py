@@ -76,6 +76,24 @@ def chunk_text(text: str, tokenizer, chunk_size: int, chunk_overlap: int = DEFAU
     return list(iter_chunks(text, tokenizer, chunk_size, chunk_overlap))
 
 
+def chunk_ids(
+    text: str, tokenizer, chunk_size: int, chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
+) -> tuple[list[Chunk], list[list[int]]]:
+    """:func:`chunk_text` and each chunk's token ids (no special tokens).
+
+    The ids are exactly ``tokenizer(chunk.text, add_special_tokens=False)``, so
+    ``Embedder.encode_ids`` gives the vectors ``Embedder.encode`` gives the texts.  The
+    chunks are tokenised in one batch call (the fast tokenizer's parallel path); the
+    window tokenisation of the chunker reads the document a piece at a time and is not
+    kept, so that memory stays bounded on huge documents.
+    """
+    chunks = chunk_text(text, tokenizer, chunk_size, chunk_overlap)
+    if not chunks:
+        return [], []
+    encoded = tokenizer([c.text for c in chunks], add_special_tokens=False, verbose=False)["input_ids"]
+    return chunks, [list(ids) for ids in encoded]
+
+
 def _piece_end(text: str, start: int, size: int) -> int:
     """Where a piece starting at ``start`` ends: a line break, else a space, near ``start + size``."""
     if len(text) - start <= size:

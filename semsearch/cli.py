@@ -157,14 +157,23 @@ def cli(quiet: bool) -> None:
 @click.option("--passage-prefix", help="Text put before every chunk when embedding it, for a NEW index "
               "(default: 'passage: ' for e5 models, else none).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--device", help="Where the model runs: auto, cpu (default), cuda, cuda:N, mps. Not stored "
+              "in the index. With --ray: the workers' device (default cuda with --gpus-per-worker, else cpu).")
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS", help="Chunk and embed on a Ray cluster: auto "
+              "($RAY_ADDRESS, else the Ray started on this machine, else a new local one) or its address. "
+              "Needs pip install 'semsearch[ray]'.")
+@click.option("--workers", type=click.IntRange(1), help="With --ray: embedding workers (default: one per GPU "
+              "with --gpus-per-worker, else one per CPU of the cluster).")
+@click.option("--gpus-per-worker", type=click.FloatRange(0), default=0, show_default=True,
+              help="With --ray: GPUs each worker holds (0: workers embed on CPUs).")
 @click.option("--max-document-bytes", type=click.IntRange(1), default=DEFAULT_MAX_DOCUMENT_BYTES, show_default=True,
               help="Skip any document (a text file, a JSON line, a CSV row, standard input) larger than this.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, query_prefix, passage_prefix, batch_size, max_document_bytes, strict,
-          progress, as_json):
+          chunk_size, chunk_overlap, precision, query_prefix, passage_prefix, batch_size, max_document_bytes, device,
+          ray_address, workers, gpus_per_worker, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
@@ -179,26 +188,47 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
       semsearch index corpus.jsonl --id-field _id --text-field title,text
       semsearch index notes/ --glob '*.md' -i ~/indexes/notes
       cat posts.jsonl | semsearch index - --text-field body
+      semsearch index corpus/ --device cuda
+      semsearch index corpus/ --ray auto --gpus-per-worker 1
       semsearch index papers/ --model ~/models/multilingual-e5-small   # Chinese: a model that reads it
     """
+    if ray_address is None and (workers is not None or gpus_per_worker):
+        raise click.UsageError("--workers and --gpus-per-worker need --ray")
+    executor = None
+    if ray_address is not None:
+        from .distributed import RayExecutor, require_ray
+
+        require_ray()  # before anything is read or loaded
+        executor = RayExecutor(ray_address, workers=workers, gpus_per_worker=gpus_per_worker,
+                               batch_size=batch_size, device=device)
+        device = None  # the workers' device; this process only writes
     fields = RecordFields(text=tuple(f.strip() for f in text_field.split(",") if f.strip()),
                           id=id_field, title=title_field)
-    with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
-                    chunk_overlap=chunk_overlap, precision=precision, query_prefix=query_prefix,
-                    passage_prefix=passage_prefix) as idx:
-        show = sys.stderr.isatty() if progress is None else progress
-        with terminal_bar("Indexing", "doc", enabled=show) as update:
-            report = idx.add_documents(
-                read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
-                batch_size=batch_size,
-                on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
-                on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
-                                             chunks_per_s=f"{p.chunks_per_second:.1f}"),
-            )
-        counts = idx.counts()
-        warning = idx.text_info()["warning"]
+    try:
+        with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
+                        chunk_overlap=chunk_overlap, precision=precision, query_prefix=query_prefix,
+                        passage_prefix=passage_prefix, device=device) as idx:
+            show = sys.stderr.isatty() if progress is None else progress
+            with terminal_bar("Indexing", "doc", enabled=show) as update:
+                report = idx.add_documents(
+                    read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
+                    batch_size=batch_size, executor=executor,
+                    on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
+                    on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
+                                                 chunks_per_s=f"{p.chunks_per_second:.1f}"),
+                )
+            counts = idx.counts()
+            warning = idx.text_info()["warning"]
+    finally:
+        if executor is not None:
+            executor.close()
+    extra = {}
+    if executor is not None:
+        extra = {"ray": {"startup_seconds": round(executor.stats.startup_seconds, 3),
+                         "workers": len(executor.stats.workers), "resent_batches": executor.stats.resent}}
     if as_json:
-        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()}})
+        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()},
+                    **extra})
     else:
         rate = report.chunks / report.seconds if report.seconds else 0.0
         click.echo(
@@ -811,6 +841,149 @@ def topics(index_path, method, n, words, show_documents, only_topic, seed, as_js
         if show_documents:
             for doc_id, share in topic.documents:
                 click.echo(f"    {share:.3f}  {doc_id}")
+
+
+
+# -- serving ------------------------------------------------------------------------------
+def _token_store(index_path: Path):
+    from .index import DB_FILE
+    from .tokens import TokenStore
+
+    if not (index_path / DB_FILE).exists():
+        raise SemsearchError(f"no index at {index_path}: create one with `semsearch index -i {index_path} FILES...`")
+    return TokenStore(index_path / DB_FILE)
+
+
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback needs tokens (or --public).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--public", is_flag=True, help="Serve reads without a token on any address (writes still need one).")
+@click.option("--cors", "cors", multiple=True, metavar="ORIGIN",
+              help="Allow browser pages from ORIGIN to call the API (repeatable; default: CORS off).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another Host header to accept, e.g. a name a proxy forwards (repeatable).")
+@click.option("--rate", type=click.FloatRange(0), default=50.0, show_default=True,
+              help="Requests per second per client before 429 (0 = no limit).")
+@click.option("--burst", type=click.IntRange(1), default=200, show_default=True, help="Burst above --rate.")
+@click.option("--deadline", type=click.FloatRange(0.1), default=30.0, show_default=True,
+              help="Seconds before a request gets 504.")
+@click.option("--batching/--no-batching", default=True, show_default=True,
+              help="Answer concurrent searches in one forward pass (a few ms window).")
+@click.option("--batch-window", type=click.FloatRange(0), default=4.0, show_default=True,
+              help="Milliseconds a search waits for others to batch with.")
+def serve(index_path, host, port, public, cors, allow_hosts, rate, burst, deadline, batching, batch_window):
+    """Serve the index over HTTP: a JSON API and a web page, from this package.
+
+    Binds 127.0.0.1 (this machine only). Without tokens the server is read-only;
+    writes need a token from `semsearch tokens create --scope write`. Open
+    http://127.0.0.1:8765/ for the page, /api/v1/docs for the API.
+
+    \b
+    Examples:
+      semsearch serve
+      semsearch serve -i ~/indexes/notes --port 9000
+      semsearch serve --host 0.0.0.0 --allow-host search.example.org   # needs tokens
+      curl 'http://127.0.0.1:8765/api/v1/search?q=glaciers&k=3'
+    """
+    import uvicorn
+
+    from .server import ServerConfig, create_app
+    from .server.auth import is_loopback
+
+    with _token_store(index_path) as store:
+        has_tokens = store.any_active()
+    if not is_loopback(host) and not (has_tokens or public):
+        raise click.ClickException(
+            f"refusing to serve on {host}: anyone who can reach it could read the index. Create a token "
+            "first (`semsearch tokens create --scope read`), or pass --public to serve reads to everyone."
+        )
+    config = ServerConfig(host=host, port=port, public=public, cors=tuple(cors), allow_hosts=tuple(allow_hosts),
+                          rate=rate, burst=burst, deadline_s=deadline, batching=batching,
+                          batch_window_ms=batch_window)
+    app = create_app(index_path, config)
+    click.echo(f"semsearch: serving {index_path} on http://{host}:{port}/ (API docs: /api/v1/docs); "
+               f"{'tokens required' if has_tokens else 'read-only without a token'}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.group()
+def tokens():
+    """Create, list and revoke API tokens of an index (for `semsearch serve`).
+
+    \b
+    Examples:
+      semsearch tokens create --scope write --name uploader --expires 30d
+      semsearch tokens list
+      semsearch tokens revoke 3
+    """
+
+
+@tokens.command("create")
+@index_option
+@click.option("--scope", type=click.Choice(["read", "write", "admin"]), default="read", show_default=True,
+              help="read: search and browse; write: also add, delete, cluster; admin: everything.")
+@click.option("--name", help="A note to tell tokens apart in `tokens list`.")
+@click.option("--expires", metavar="30d|12h|DATE|never", help="When it stops working (default never).")
+@json_option
+def tokens_create(index_path, scope, name, expires, as_json):
+    """Make a token; it is printed once, alone on the last line. Only its hash is stored.
+
+    \b
+    Examples:
+      semsearch tokens create --scope read
+      TOKEN=$(semsearch tokens create --scope write --expires 7d | tail -n 1)
+      curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8765/api/v1/info
+    """
+    with _token_store(index_path) as store:
+        token, secret = store.create(scope, name=name, expires=expires)
+    if as_json:
+        _echo_json({**token.to_dict(), "token": secret})
+        return
+    click.echo(f"Token {token.id} ({token.scope}{', expires ' + token.expires if token.expires else ''}). "
+               "Keep it now: it is not shown again.")
+    click.echo(secret)
+
+
+@tokens.command("list")
+@index_option
+@json_option
+def tokens_list(index_path, as_json):
+    """The tokens of an index: id, prefix, scope, name, dates (never the secrets).
+
+    \b
+    Example:
+      semsearch tokens list --json
+    """
+    with _token_store(index_path) as store:
+        found = store.list()
+    if as_json:
+        _echo_json([t.to_dict() for t in found])
+        return
+    if not found:
+        click.echo("No tokens: the server is read-only for everyone on this machine.")
+        return
+    click.echo(f"{'id':>4}  {'prefix':<12} {'scope':<6} {'state':<8} {'expires':<26} name")
+    for t in found:
+        state = "active" if t.active else ("revoked" if t.revoked else "expired")
+        click.echo(f"{t.id:>4}  {t.prefix:<12} {t.scope:<6} {state:<8} {t.expires or 'never':<26} {t.name or ''}")
+
+
+@tokens.command("revoke")
+@click.argument("token")
+@index_option
+def tokens_revoke(token, index_path):
+    """Revoke a token by its id or prefix (as `tokens list` shows them).
+
+    \b
+    Examples:
+      semsearch tokens revoke 3
+      semsearch tokens revoke ss_AbCdEfGh
+    """
+    with _token_store(index_path) as store:
+        revoked = store.revoke(token)
+    click.echo(f"Revoked token {revoked.id} ({revoked.prefix}, {revoked.scope}).", err=True)
 
 
 def main() -> None:

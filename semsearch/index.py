@@ -41,7 +41,18 @@ from .integrity import remove_stale_temporaries, translated
 from .locking import WriterLock, holder, is_locked
 from .queries import Filters, normalise_filters
 from .reading import Document, DocumentFile, Skipped
-from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
+from .searching import (
+    FUSION_DEPTH,
+    MODES,
+    ChunkMap,
+    Hit,
+    Ranked,
+    dense_rank,
+    explain_hits,
+    fuse,
+    keyword_rank,
+    to_hits,
+)
 from .settings import IndexSettings
 from .storing import Store
 from .text import coverage
@@ -117,6 +128,7 @@ class Index:
         self.settings = IndexSettings.from_stored(store.settings())
         self._embedder = embedder
         self.query_backend = query_backend
+        self.device = "cpu"  # where the model runs: a choice of the run (Index.open), never stored
         self._lock = WriterLock(path / LOCK_FILE)
         self._sync = VectorSync(path, self.settings, store, self._lock)
         self._local = threading.local()
@@ -140,6 +152,7 @@ class Index:
         create: bool = True,
         query_backend: str = "onnx",
         encoder: Encoder | None = None,
+        device: str | None = None,
         query_prefix: str | None = None,
         passage_prefix: str | None = None,
     ) -> Index:
@@ -156,6 +169,9 @@ class Index:
         ``encoder``: anything with ``encode(texts, batch_size=...)`` returning unit vectors
         of the index's dimension, used instead of loading the index's model (a remote
         service, a test double); opening an existing index only.
+
+        ``device``: where the model runs (``cpu``, ``auto``, ``cuda[:N]``, ``mps``); see
+        :class:`Embedder`.  Not stored: an index built on a GPU is queried on any CPU.
 
         ``query_prefix`` / ``passage_prefix``: text put before every query / chunk before
         embedding (e5: ``"query: "`` / ``"passage: "``); default from the model's name
@@ -184,12 +200,15 @@ class Index:
                 remove_stale_temporaries(path, all_of_them=True)
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
-                                        query_backend=query_backend)
+                                        query_backend=query_backend, device=device or "cpu")
                     store = Store.create(db_path, {
                         **cls._new_settings(embedder, chunk_size, chunk_overlap),
                         **prefix_settings(embedder, query_prefix, passage_prefix, chunk_size, chunk_overlap)})
-                    return cls(path, store, embedder, query_backend)
+                    created = cls(path, store, embedder, query_backend)
+                    created.device = embedder.device
+                    return created
         index = cls(path, Store.open(db_path), encoder, query_backend=query_backend)
+        index.device = device or "cpu"
         if not index.store.read_only:
             remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
@@ -222,7 +241,8 @@ class Index:
         if self._embedder is None:
             with self._state:
                 if self._embedder is None:
-                    self._embedder = Embedder.from_settings(self.settings, query_backend=self.query_backend)
+                    self._embedder = Embedder.from_settings(self.settings, query_backend=self.query_backend,
+                                                            device=self.device)
         return self._embedder
 
     def _tokenizer(self):
@@ -406,12 +426,13 @@ class Index:
         min_score: float | None = None,
         metric: str = "cosine",
         cluster: ClusterRef = None,
+        explain: bool = False,
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be text, not {type(query).__name__}")
         return self.search_many(
-            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
+            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster, explain=explain
         )[0]
 
     def search_many(
@@ -425,6 +446,7 @@ class Index:
         metric: str = "cosine",
         batch_size: int = 32,
         cluster: ClusterRef = None,
+        explain: bool = False,
     ) -> list[list[Hit]]:
         """Rank documents for each query (embedded together in one pass).
 
@@ -433,6 +455,9 @@ class Index:
         ``title``, ``source``) before ranking, and so does ``cluster`` (``"NAME:LABEL"``
         or ``(name, label)``: only the documents a stored clustering put in that
         cluster).  ``metric`` applies to the dense side.  An empty query has no hits.
+        ``explain`` attaches to each hit its dense rank and score, keyword rank and BM25, and
+        fused score (the other side is ranked too when the mode has one side only; the hits
+        do not change).
         """
         if isinstance(queries, (str, bytes)) or not isinstance(queries, Sequence):
             raise InvalidArgument("search_many() takes a list of queries")
@@ -448,27 +473,32 @@ class Index:
             raise InvalidArgument(f"min_score must be a finite number, not {min_score!r}")
         filters = normalise_filters(where)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        side_depth = max(k, FUSION_DEPTH)  # a side ranked for ``explain`` only
         asked = [i for i, q in enumerate(queries) if q.strip()]
         query_vectors = None
-        if mode in ("dense", "hybrid") and asked:
+        if (mode in ("dense", "hybrid") or explain) and asked:
             query_vectors = self._encode_queries([queries[i] for i in asked], batch_size)
         results: list[list[Hit]] = [[] for _ in queries]
         with self._reading(vectors=query_vectors is not None) as (store, backend):
             filters = [*filters, *clusterings.cluster_filter(store, cluster)]
             dense: list[list[Ranked]] = [[] for _ in asked]
             if query_vectors is not None:
-                dense = self._dense(store, backend, query_vectors, depth, filters, metric)
+                dense = self._dense(store, backend, query_vectors, depth if mode != "keyword" else side_depth,
+                                    filters, metric)
             for slot, i in enumerate(asked):
+                keyword: list[Ranked] = []
+                if mode != "dense" or explain:
+                    keyword = keyword_rank(store, queries[i], depth if mode != "dense" else side_depth, filters)
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
-                    keyword = keyword_rank(store, queries[i], depth, filters)
                     ranked = keyword[:k] if mode == "keyword" else fuse(
-                        [dense[slot], keyword], k,
-                        weights=self._fusion_weights(queries[i]))
+                        [dense[slot], keyword], k, weights=self._fusion_weights(queries[i]))
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
+                if explain:
+                    explain_hits(results[i], dense[slot], keyword, metric, fused=mode == "hybrid")
         return results
 
     def _dense(self, store: Store, backend: VectorBackend, query_vectors, k, filters, metric,

@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .chunking import Chunk, chunk_text
+from .chunking import Chunk, chunk_ids
 from .errors import InvalidArgument
 from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
@@ -143,17 +143,27 @@ class LocalExecutor:
         for batch in batches:
             if self._tokenizer is None:
                 self._tokenizer = self._load(self._tokenizer_factory)
-            chunked = [chunk_text(p.doc.text, self._tokenizer, settings.chunk_size, settings.chunk_overlap)
-                       for p in batch]
+            # Tokenise once: an Embedder takes the chunker's token ids (the same vectors as the texts).
+            pairs = [chunk_ids(p.doc.text, self._tokenizer, settings.chunk_size, settings.chunk_overlap)
+                     for p in batch]
+            chunked = [chunks for chunks, _ in pairs]
             if self._encoder is None:
                 self._encoder = self._load(self._encoder_factory)
             unknown = [coverage.unknown_tokens(self._tokenizer, p.doc.text) for p in batch]
-            texts = with_prefix(settings.get("passage_prefix", ""), [c.text for chunks in chunked for c in chunks])
+            prefix = settings.get("passage_prefix", "")
+            texts = with_prefix(prefix, [c.text for chunks in chunked for c in chunks])
+            rows = [row for _, ids in pairs for row in ids]
+            # Token ids straight to the model, unless a prefix must be tokenised with each text.
+            by_ids = hasattr(self._encoder, "encode_ids") and not prefix
             parts = []
             # In slices, so a single huge document reports progress as it goes.
             for start in range(0, len(texts), COMMIT_CHUNKS):
                 started = time.perf_counter()
-                parts.append(self._encoder.encode(texts[start : start + COMMIT_CHUNKS], batch_size=self.batch_size))
+                if by_ids:
+                    part = self._encoder.encode_ids(rows[start : start + COMMIT_CHUNKS], batch_size=self.batch_size)
+                else:
+                    part = self._encoder.encode(texts[start : start + COMMIT_CHUNKS], batch_size=self.batch_size)
+                parts.append(part)
                 self.embedding_seconds += time.perf_counter() - started
                 if self.on_embedded:
                     self.on_embedded(len(parts[-1]))

@@ -36,9 +36,14 @@ class Hit:
     source: str | None = None
     chunk: int | None = None
     page: int | None = None  # 1-based page (slide, chapter) of the snippet; None for formats without pages
+    # Why it ranked here (``search(..., explain=True)``): see :func:`explain_hits`.
+    explain: dict | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["explain"] is None:
+            del data["explain"]  # the CLI's JSON stays as it was
+        return data
 
 
 def keyword_query(text: str, analyzer: Analyzer = ENGLISH) -> str | None:
@@ -200,3 +205,45 @@ def snippet_page(store: Store, doc_id: str, pages: Sequence[int] | None, snippet
     piece = max((p.strip(" …") for p in snippet.split(" … ")), key=len)
     offset = store.locate(doc_id, piece) if piece else None
     return None if offset is None else bisect.bisect_right(pages, offset)
+
+
+def explain_hits(
+    hits: Sequence[Hit], dense: Sequence[Ranked], keyword: Sequence[Ranked], metric: str, fused: bool
+) -> None:
+    """Attach each hit's place on both sides: dense rank and score, keyword rank and BM25.
+
+    ``dense`` and ``keyword`` are the rankings the fusion saw (``FUSION_DEPTH`` deep), so a
+    rank of None means "not in that side's top ``FUSION_DEPTH``"; ``fused`` is the RRF score
+    when the hits were fused (hybrid mode), else None.
+    """
+    dense_at = {r.doc_id: (rank, r.score) for rank, r in enumerate(dense, start=1)}
+    keyword_at = {r.doc_id: (rank, r.score) for rank, r in enumerate(keyword, start=1)}
+    for hit in hits:
+        d_rank, d_score = dense_at.get(hit.id, (None, None))
+        k_rank, bm25 = keyword_at.get(hit.id, (None, None))
+        hit.explain = {
+            "dense": {"rank": d_rank, "score": d_score, "metric": metric},
+            "keyword": {"rank": k_rank, "bm25": bm25},
+            "fused": hit.score if fused else None,
+            "rrf_k": RRF_K if fused else None,
+        }
+
+
+def _stem(word: str) -> str:
+    # A light suffix strip, so "vaccines" marks "vaccine" as the porter-stemmed FTS5 index matches it.
+    for suffix in ("ing", "edly", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def highlights(text: str, query: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets in ``text`` of the query's words (not stop words).
+
+    Case-insensitive, whole words, light stemming; offsets index the Python string
+    (code points), so ``text[start:end]`` is the word.
+    """
+    wanted = {_stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(query)) if w not in STOP_WORDS}
+    if not wanted:
+        return []
+    return [(m.start(), m.end()) for m in _WORD.finditer(text) if _stem(m.group(0).lower()) in wanted]
