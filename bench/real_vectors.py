@@ -1,0 +1,98 @@
+"""Real MiniLM chunk vectors for the scale benchmarks, embedded once and cached.
+
+Every text we can embed here in English (SciFact abstracts, AG News test, Inspec
+train/validation/test) goes through a real index with the bundled model and default
+settings (chunked as ``semsearch index`` would); the stored chunk vectors are saved,
+with SciFact's queries embedded as queries, to ``$SEMSEARCH_CACHE/bench/real-minilm.npz``
+(default ``~/.cache/semsearch``).  Re-running reuses the file.
+
+Usage:  python bench/real_vectors.py [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from common import SHARED, add_repo_to_path
+
+add_repo_to_path()
+from semsearch import Index  # noqa: E402
+
+
+def cache_file() -> Path:
+    base = Path(os.environ.get("SEMSEARCH_CACHE") or Path.home() / ".cache" / "semsearch")
+    return base / "bench" / "real-minilm.npz"
+
+
+def corpus() -> tuple[list[str], list[str], list[str]]:
+    """``(ids, texts, queries)`` of every English text under ../shared/data."""
+    ids, texts, queries = [], [], []
+
+    def read(path: Path, prefix: str, fields: tuple[str, ...], id_field: str) -> None:
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                text = " ".join(str(record.get(f) or "") for f in fields).strip()
+                if text:
+                    ids.append(f"{prefix}{record[id_field]}")
+                    texts.append(text)
+
+    read(SHARED / "scifact" / "corpus.jsonl", "scifact-", ("title", "text"), "_id")
+    read(SHARED / "ag_news" / "test.jsonl", "ag-", ("text",), "id")
+    for split in ("train", "validation", "test"):
+        read(SHARED / "inspec" / f"{split}.jsonl", f"inspec-{split}-", ("text",), "id")
+    path = SHARED / "scifact" / "queries.jsonl"
+    if path.exists():
+        with open(path, encoding="utf-8") as handle:
+            queries = [json.loads(line)["text"] for line in handle]
+    return ids, texts, queries
+
+
+def load(path: Path | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(chunk vectors, query vectors)`` from the cache, or None when not made yet."""
+    path = path or cache_file()
+    if not path.exists():
+        return None
+    data = np.load(path)
+    return data["chunks"], data["queries"]
+
+
+def make(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    ids, texts, queries = corpus()
+    if not texts:
+        raise SystemExit(f"no data under {SHARED}")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        index = Index.open(Path(scratch) / "real", query_backend="torch")
+        index.add(texts, ids=ids, batch_size=64)
+        chunks = np.concatenate([v for _, v in index.store.iter_vectors(index.settings["dimension"])])
+        query_vectors = index.embedder.encode(queries) if queries else np.zeros((0, chunks.shape[1]), np.float32)
+        index.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, chunks=chunks.astype(np.float32), queries=query_vectors.astype(np.float32))
+    print(f"{len(texts)} texts -> {len(chunks)} chunk vectors, {len(query_vectors)} queries "
+          f"in {time.perf_counter() - started:.0f}s: {path}")
+    return chunks, query_vectors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    path = args.out or cache_file()
+    if load(path) is None:
+        make(path)
+    else:
+        print(f"already made: {path}")
+
+
+if __name__ == "__main__":
+    main()
