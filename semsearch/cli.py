@@ -16,11 +16,13 @@ from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
 from .errors import SemsearchError
 from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
-from .indexing import METRICS
 from .keywords import DEFAULT_DIVERSITY, MAX_WORDS, Keyword
 from .keywords import METHODS as KEYWORD_METHODS
+from .progress import terminal_bar
+from .queries import batch_record, parse_where, read_query_file
 from .reading import RecordFields, read_inputs
 from .searching import MODES, Hit
+from .vectors import METRICS
 
 
 class _Group(click.Group):
@@ -53,13 +55,10 @@ def _echo_json(data) -> None:
 
 
 def _parse_where(values: tuple[str, ...]) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        field, sep, wanted = value.partition("=")
-        if not sep or not field:
-            raise click.BadParameter(f"{value!r} is not field=value", param_hint="--where")
-        pairs.append((field.strip(), wanted))
-    return pairs
+    try:
+        return parse_where(values)
+    except SemsearchError as exc:
+        raise click.BadParameter(str(exc), param_hint="--where") from None
 
 
 def _print_hits(hits: list[Hit]) -> None:
@@ -145,11 +144,13 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
     with Index.open(index_path, model=model, layers=layers, pooling=pooling,
                     chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision) as idx:
         show = sys.stderr.isatty() if progress is None else progress
-        report = idx.add_documents(
-            read_inputs(inputs, fields, globs), batch_size=batch_size, show_progress=show,
-            on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
-        )
-        counts = idx.store.counts()
+        with terminal_bar("Indexing", "doc", enabled=show) as update:
+            report = idx.add_documents(
+                read_inputs(inputs, fields, globs), batch_size=batch_size,
+                on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
+                on_progress=lambda p: update(p.documents, chunks=p.chunks, chunks_per_s=f"{p.chunks_per_second:.1f}"),
+            )
+        counts = idx.counts()
     if as_json:
         _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()}})
     else:
@@ -162,26 +163,6 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
         )
     if strict and report.skipped:
         raise click.ClickException(f"{len(report.skipped)} input(s) skipped (--strict)")
-
-
-def _load_queries(path: Path) -> list[tuple[str, str]]:
-    queries = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith("{"):
-                try:
-                    record = json.loads(line)
-                    queries.append((str(record.get("id", record.get("_id", number))), str(record["text"])))
-                except (json.JSONDecodeError, KeyError) as exc:
-                    raise SemsearchError(
-                        f"{path}:{number}: not a query record with a text field ({exc})"
-                    ) from None
-            else:
-                queries.append((str(number), line))
-    return queries
 
 
 @cli.command()
@@ -218,13 +199,11 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
     # One process, one run of queries: an ONNX Runtime session (0.3 s to start) would not pay off.
     with Index.open(index_path, create=False, query_backend="torch") as idx:
         if queries_file is not None:
-            queries = _load_queries(queries_file)
+            queries = read_query_file(queries_file)
             results = idx.search_many([q for _, q in queries], k, mode=mode, where=filters,
                                       min_score=min_score, metric=metric, cluster=cluster)
             for (query_id, text), hits in zip(queries, results):
-                out.write(json.dumps({"query_id": query_id, "query": text,
-                                      "hits": [{"id": h.id, "score": h.score} for h in hits]},
-                                     ensure_ascii=False) + "\n")
+                out.write(json.dumps(batch_record(query_id, text, hits), ensure_ascii=False) + "\n")
             return
         hits = idx.search(query, k, mode=mode, where=filters, min_score=min_score, metric=metric, cluster=cluster)
     if as_json:

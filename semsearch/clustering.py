@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import normalised_mean
-from .errors import SemsearchError
+from .errors import NotFound, SemsearchError
 from .keywords import class_tfidf
 
 log = logging.getLogger("semsearch")
@@ -167,7 +167,7 @@ class Clustering:
                 return c
         known = ", ".join(str(c.label) for c in self.clusters)
         which = f"clustering {self.name!r}" if self.name else "this clustering"
-        raise SemsearchError(f"{which} has no cluster {label} (its labels: {known})")
+        raise NotFound(f"{which} has no cluster {label} (its labels: {known})")
 
     def members(self, label: int) -> list[str]:
         return [doc_id for doc_id, value in self.assignments.items() if value == label]

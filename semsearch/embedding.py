@@ -19,10 +19,14 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import SemsearchError
+
+if TYPE_CHECKING:
+    from .settings import IndexSettings
 
 log = logging.getLogger("semsearch")
 
@@ -259,6 +263,20 @@ def resolve_precision(precision: str | None) -> str:
     return precision
 
 
+def load_tokenizer(model: str | os.PathLike | None):
+    """The model's tokenizer alone: what chunking needs, without loading the weights."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    _, model_path = resolve_model_path(model)
+    try:
+        return AutoTokenizer.from_pretrained(Embedder._weights_dir(model_path), local_files_only=True,
+                                             trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise SemsearchError(f"cannot load the tokenizer of {model_path}: {exc}") from exc
+
+
 class Embedder:
     """Encode texts with an averaged multi-layer BERT representation.
 
@@ -276,7 +294,10 @@ class Embedder:
         precision: str | None = "auto",
         device: str = "cpu",
         query_backend: str = "torch",
+        recipe: LayerRecipe | None = None,
     ) -> None:
+        """``recipe`` fixes the layer recipe as recorded by an index (``layers`` and ``pooling`` are
+        then ignored); see :meth:`from_settings`."""
         self.query_backend = check_query_backend(query_backend)
         self._onnx: OnnxEncoder | None = None
         self.model_name, self.model_path = resolve_model_path(model)
@@ -304,9 +325,28 @@ class Embedder:
         self._torch = torch
         self.num_layers = int(self.model.config.num_hidden_layers)
         self.dimension = int(self.model.config.hidden_size)
-        self.recipe = resolve_recipe(self.model_path, self.num_layers, layers, pooling)
+        self.recipe = recipe or resolve_recipe(self.model_path, self.num_layers, layers, pooling)
         self.max_length = int(max_length or self._default_max_length())
         self.precision = resolve_precision(precision)
+
+    @classmethod
+    def from_settings(cls, settings: IndexSettings, **options) -> Embedder:
+        """The embedder an index was built with, exactly as recorded in its settings.
+
+        ``options`` are run-time choices that do not change the vectors (``query_backend``,
+        ``device``).  Raises when the model directory no longer matches the index.
+        """
+        recipe = LayerRecipe(settings.layers, tuple(settings.layer_indices), settings.pooling,
+                             settings.layers_reason)
+        embedder = cls(settings.model, max_length=settings.max_length, precision=settings.precision,
+                       recipe=recipe, **options)
+        if embedder.dimension != settings.dimension or embedder.num_layers != settings.num_layers:
+            raise SemsearchError(
+                f"the model at {settings.model} has changed since the index was built "
+                f"({embedder.num_layers} layers x {embedder.dimension} dims, index: "
+                f"{settings.num_layers} x {settings.dimension})"
+            )
+        return embedder
 
     @staticmethod
     def _weights_dir(model_dir: Path) -> Path:

@@ -1,72 +1,59 @@
-"""The embeddings database as one object: :class:`Index` hides SQLite and FAISS.
+"""The embeddings database as one object: :class:`Index` validates and delegates.
 
 >>> from semsearch import Index
 >>> idx = Index.open("my-index")                 # creates it if missing
 >>> idx.add(["text one", "text two"], ids=["a", "b"])
 >>> idx.search("query", k=5)
+
+The parts it delegates to, one module each: :mod:`.settings` (what the index was
+built with), :mod:`.storing` (SQLite, the source of truth), :mod:`.vectors` (the
+vector backend and its freshness protocol), :mod:`.ingest` (plan, prepare, commit),
+:mod:`.searching` (ranking and fusion), :mod:`.clusterings` (stored clustering
+runs) and :mod:`.extracting` (key phrases and topics).
+
+Threads: one ``Index`` may be shared by many reading threads and one writing thread.
+Each reading thread gets its own SQLite connection and reads inside one snapshot;
+writes go through ``self.store`` under the index's writer lock.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import math
 import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from . import clusterings, ingest
 from . import keywords as kw
-from .chunking import check_chunking, chunk_text, default_overlap
-from .clustering import (
-    DEFAULT_SEED,
-    PROJECTIONS,
-    Cluster,
-    Clustering,
-    check_params,
-    check_plot_path,
-    compute,
-    describe,
-)
-from .embedding import (
-    Embedder,
-    LayerRecipe,
-    check_query_backend,
-    normalised_mean,
-    parse_layers,
-    resolve_model_path,
-    resolve_precision,
-)
-from .errors import SemsearchError
-from .indexing import METRICS, VectorIndex
-from .locking import WriterLock, is_locked
+from .chunking import check_chunking, default_overlap
+from .clustering import DEFAULT_SEED, Clustering
+from .clusterings import ClusterRef
+from .embedding import Embedder, check_query_backend, load_tokenizer
+from .errors import InvalidArgument, NotFound
+from .extracting import TOPIC_METHODS, Extractor
+from .ingest import AddReport, Encoder, Executor, LocalExecutor, Progress
+from .locking import WriterLock
+from .queries import Filters, normalise_filters
 from .reading import Document, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
-from .storing import ClusterFilter, Store, now
+from .settings import IndexSettings
+from .storing import Store
+from .vectors import METRICS, VectorBackend
+from .vectors.sync import FAISS_FILE, VectorSync
 
 log = logging.getLogger("semsearch")
 
 DEFAULT_INDEX_DIR = ".semsearch"
 INDEX_ENV_VAR = "SEMSEARCH_INDEX"
 DB_FILE = "index.db"
-FAISS_FILE = "vectors.faiss"
 LOCK_FILE = "write.lock"
-# Chunks embedded and committed together: bounds memory, and is the unit of work
-# an interrupted run can lose.
-COMMIT_CHUNKS = 256
-# Keyword extraction over many documents: documents whose candidate phrases are embedded
-# together (shared phrases once, in big batches of short texts), and that batch size.
-KEYWORD_GROUP = 64
-PHRASE_BATCH = 256
-TOPIC_METHODS = ("lda",)
 
-Filters = Mapping[str, object] | Sequence[tuple[str, object]] | None
-# A cluster of a stored clustering run: "NAME:LABEL" or (name, label).
-ClusterRef = str | tuple[str, int] | None
+__all__ = ["FAISS_FILE", "TOPIC_METHODS", "AddReport", "Index", "default_index_path"]
 
 
 def default_index_path() -> Path:
@@ -74,63 +61,42 @@ def default_index_path() -> Path:
     return Path(os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)
 
 
-def content_hash(doc: Document) -> str:
-    payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise InvalidArgument(f"k must be a whole number, not {k!r}")
+    if k < 1:
+        raise InvalidArgument(f"k must be at least 1, not {k}")
+    return k
 
 
-def _check_run_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip() or name != name.strip():
-        raise SemsearchError(f"bad clustering name {name!r}: it must be non-empty, without surrounding spaces")
-    if ":" in name:
-        raise SemsearchError(f"bad clustering name {name!r}: ':' separates a name from a cluster in NAME:LABEL")
-
-
-def _normalise_filters(where: Filters) -> list[tuple[str, str]]:
-    if not where:
-        return []
-    pairs = where.items() if isinstance(where, Mapping) else where
-    return [(str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in pairs]
-
-
-@dataclass
-class AddReport:
-    """What an ``add`` did."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    chunks: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    seconds: float = 0.0
-    embedding_seconds: float = 0.0  # of ``seconds``, the time inside the model; the rest is overhead
-
-    def to_dict(self) -> dict:
-        return {
-            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-            "chunks": self.chunks, "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
-            "seconds": round(self.seconds, 3), "embedding_seconds": round(self.embedding_seconds, 3),
-        }
+def _check_ids(ids: object, what: str = "ids") -> list[str]:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise InvalidArgument(f"{what} must be a list of document ids, not {type(ids).__name__} {ids!r:.60}")
+    ids = list(ids)
+    for doc_id in ids:
+        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
+            raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
+    return [str(i) for i in ids]
 
 
 class Index:
-    """A directory holding a SQLite record (``index.db``) and a FAISS index (``vectors.faiss``)."""
+    """A directory holding a SQLite record (``index.db``) and a vector file (``vectors.faiss``)."""
 
     def __init__(
-        self, path: Path, store: Store, embedder: Embedder | None = None, query_backend: str = "onnx"
+        self, path: Path, store: Store, embedder: Embedder | Encoder | None = None, query_backend: str = "onnx"
     ) -> None:
         self.path = path
-        self.store = store
-        self.settings = store.settings()
+        self.store = store  # the writing connection; reading threads get their own
+        self.settings = IndexSettings.from_stored(store.settings())
         self._embedder = embedder
         self.query_backend = query_backend
-        self._vectors: VectorIndex | None = None
-        self._vectors_generation = -1
-        self._chunk_map_cache: tuple[int, ChunkMap] | None = None
         self._lock = WriterLock(path / LOCK_FILE)
-        # The last UMAP/PCA reduction of the document vectors, for the generation it was made at.
-        self._reductions: dict = {}
-        self._reductions_generation = -1
+        self._sync = VectorSync(path, self.settings, store, self._lock)
+        self._local = threading.local()
+        self._readers: list[Store] = []
+        self._state = threading.Lock()  # guards the caches below and the lazy embedder
+        self._chunk_map_cache: tuple[int, ChunkMap] | None = None
+        self._cluster_cache: dict = {}  # the last UMAP/PCA reduction, for the generation it was made at
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -146,6 +112,7 @@ class Index:
         precision: str | None = None,
         create: bool = True,
         query_backend: str = "onnx",
+        encoder: Encoder | None = None,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
@@ -156,61 +123,46 @@ class Index:
         Runtime, about twice as fast as PyTorch once its session is up (0.3 s, plus a
         one-off export of ~2 s per model, cached); ``"torch"`` suits a process that
         runs one query and exits.  See :meth:`Embedder.encode_queries`.
+
+        ``encoder``: anything with ``encode(texts, batch_size=...)`` returning unit vectors
+        of the index's dimension, used instead of loading the index's model (a remote
+        service, a test double); opening an existing index only.
         """
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
         if not db_path.exists():
             if not create:
-                raise SemsearchError(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
+                raise NotFound(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
             if path.exists() and not path.is_dir():
-                raise SemsearchError(f"{path} exists and is not a directory")
+                raise InvalidArgument(f"{path} exists and is not a directory")
             path.mkdir(parents=True, exist_ok=True)
             with WriterLock(path / LOCK_FILE):
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
                                         query_backend=query_backend)
-                    size = chunk_size or embedder.max_length - 2  # room for [CLS] and [SEP]
-                    overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
-                    check_chunking(size, overlap)
-                    if size > embedder.max_length - 2:
-                        raise SemsearchError(
-                            f"chunk size {size} exceeds the model's limit of {embedder.max_length - 2} tokens"
-                        )
-                    store = Store.create(
-                        db_path, {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
-                    )
+                    store = Store.create(db_path, cls._new_settings(embedder, chunk_size, chunk_overlap))
                     return cls(path, store, embedder, query_backend)
-        index = cls(path, Store.open(db_path), query_backend=query_backend)
-        index._check_requested(model, layers, pooling, chunk_size, chunk_overlap, precision)
+        index = cls(path, Store.open(db_path), encoder, query_backend=query_backend)
+        index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
+                                       chunk_overlap=chunk_overlap, precision=precision)
         return index
 
-    def _check_requested(self, model, layers, pooling, chunk_size, chunk_overlap, precision=None) -> None:
-        """Refuse settings that differ from the index's: they would silently mismatch its vectors."""
-        stored = self.settings
-        conflicts = []
-        if model is not None and resolve_model_path(model)[0] != stored["model"]:
-            conflicts.append(f"model {model} (index: {stored['model']})")
-        if layers is not None and str(layers).lower() != stored["layers"]:
-            requested = "auto" if str(layers).lower() == "auto" else list(parse_layers(layers, stored["num_layers"]))
-            if requested != stored["layer_indices"]:
-                conflicts.append(f"layers {layers} (index: {stored['layers']} = {stored['layer_indices']})")
-        if pooling is not None and pooling != stored["pooling"]:
-            conflicts.append(f"pooling {pooling} (index: {stored['pooling']})")
-        if chunk_size is not None and chunk_size != stored["chunk_size"]:
-            conflicts.append(f"chunk size {chunk_size} (index: {stored['chunk_size']})")
-        if chunk_overlap is not None and chunk_overlap != stored["chunk_overlap"]:
-            conflicts.append(f"chunk overlap {chunk_overlap} (index: {stored['chunk_overlap']})")
-        if precision is not None and resolve_precision(precision) != stored.get("precision", "fp32"):
-            conflicts.append(f"precision {precision} (index: {stored.get('precision', 'fp32')})")
-        if conflicts:
-            raise SemsearchError(
-                f"the index at {self.path} was built with other settings: asked for "
-                + "; ".join(conflicts)
-                + ". Leave these options out to use the index's own, or index into a new directory."
-            )
+    @staticmethod
+    def _new_settings(embedder: Embedder, chunk_size: int | None, chunk_overlap: int | None) -> dict:
+        limit = embedder.max_length - 2  # room for [CLS] and [SEP]
+        size = chunk_size or limit
+        overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
+        check_chunking(size, overlap)
+        if size > limit:
+            raise InvalidArgument(f"chunk size {size} exceeds the model's limit of {limit} tokens")
+        return {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
 
     def close(self) -> None:
+        with self._state:
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            reader.close()
         self.store.close()
 
     def __enter__(self) -> Index:
@@ -224,97 +176,64 @@ class Index:
     def embedder(self) -> Embedder:
         """The embedder the index was built with, exactly as recorded in it."""
         if self._embedder is None:
-            s = self.settings
-            embedder = Embedder(
-                s["model"], layers="all", pooling=s["pooling"], max_length=s["max_length"],
-                precision=s.get("precision", "fp32"),  # indexes from before bf16 were fp32
-                query_backend=self.query_backend,
-            )
-            if embedder.dimension != s["dimension"] or embedder.num_layers != s["num_layers"]:
-                raise SemsearchError(
-                    f"the model at {s['model']} has changed since the index was built "
-                    f"({embedder.num_layers} layers x {embedder.dimension} dims, index: "
-                    f"{s['num_layers']} x {s['dimension']})"
-                )
-            embedder.recipe = LayerRecipe(s["layers"], tuple(s["layer_indices"]), s["pooling"], s["layers_reason"])
-            self._embedder = embedder
+            with self._state:
+                if self._embedder is None:
+                    self._embedder = Embedder.from_settings(self.settings, query_backend=self.query_backend)
         return self._embedder
 
+    def _tokenizer(self):
+        loaded = getattr(self._embedder, "tokenizer", None)
+        return loaded if loaded is not None else load_tokenizer(self.settings.model)
+
+    def _encode_queries(self, queries: list[str], batch_size: int):
+        embedder = self.embedder
+        if isinstance(embedder, Embedder):
+            return embedder.encode_queries(queries, batch_size=batch_size)
+        return embedder.encode(queries, batch_size=batch_size)
+
     @property
-    def vectors(self) -> VectorIndex:
-        """The FAISS index, reloaded when the database has moved on, rebuilt when stale."""
-        generation = self.store.generation()
-        if self._vectors is not None and self._vectors_generation == generation:
-            return self._vectors
-        dimension = self.settings["dimension"]
-        faiss_path = self.path / FAISS_FILE
-        faiss_generation = json.loads(
-            self.store.conn.execute("SELECT value FROM settings WHERE key = 'faiss_generation'").fetchone()[0]
-        )
-        chunks = self.store.counts()["chunks"]
-        problem = None
-        if not faiss_path.exists():
-            problem = "the FAISS file is missing" if chunks else None
-        elif faiss_generation != generation:
-            problem = "the FAISS file is behind the database"
-        else:
-            try:
-                loaded = VectorIndex.load(faiss_path, dimension)
-            except ValueError as exc:
-                problem = f"the FAISS file is corrupt ({exc})"
-            else:
-                if loaded.size == chunks:
-                    self._vectors, self._vectors_generation = loaded, generation
-                    return loaded
-                problem = f"the FAISS file holds {loaded.size} vectors, the database {chunks}"
-        self._vectors, self._vectors_generation = self._rebuild_vectors(problem)
-        return self._vectors
+    def vectors(self) -> VectorBackend:
+        """The vector backend at the database's current generation (reloaded or rebuilt as needed)."""
+        with self._sync.rw.write():
+            return self._sync.current(self._reader())
 
-    def _rebuild_vectors(self, problem: str | None) -> tuple[VectorIndex, int]:
-        started = time.perf_counter()
-        conn = self.store.conn
-        conn.execute("BEGIN")  # one consistent snapshot while a writer may be committing
-        try:
-            generation = self.store.generation()
-            vectors = VectorIndex.build(self.settings["dimension"], self.store.iter_vectors(self.settings["dimension"]))
-        finally:
-            conn.execute("COMMIT")
-        if problem:
-            log.warning(
-                "%s: rebuilt it from %d stored vectors in %.1fs", problem, vectors.size, time.perf_counter() - started
-            )
-        # Persist the repair unless another process is writing (it will save its own).
-        if self._lock.held:
-            self._save_vectors(vectors, generation)
-        elif not is_locked(self.path / LOCK_FILE):
-            try:
-                with self._lock:
-                    if self.store.generation() == generation:
-                        self._save_vectors(vectors, generation)
-            except SemsearchError:
-                pass
-        return vectors, generation
-
-    def _save_vectors(self, vectors: VectorIndex, generation: int) -> None:
-        vectors.save(self.path / FAISS_FILE)
-        with self.store.transaction(bump=False):
-            self.store.set_setting("faiss_generation", generation)
+    def _reader(self) -> Store:
+        """This thread's reading connection."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store.connect(self.store.path)
+            self._local.store = store
+            with self._state:
+                self._readers.append(store)
+        return store
 
     @contextmanager
-    def _writing(self) -> Iterator[VectorIndex]:
-        """Hold the writer lock; save the FAISS file once at the end, whatever happens."""
-        if self._lock.held:
-            raise SemsearchError("this index is already being written by this process")
-        with self._lock:
-            if self._lock.stale_pid:
-                log.warning("took over a stale lock left by process %d", self._lock.stale_pid)
-            vectors = self.vectors
-            start_generation = self._vectors_generation
-            try:
-                yield vectors
-            finally:
-                if self._vectors_generation != start_generation:
-                    self._save_vectors(vectors, self._vectors_generation)
+    def _reading(self, vectors: bool = True) -> Iterator[tuple[Store, VectorBackend | None]]:
+        """A snapshot of this thread's connection, with the vectors at the same generation."""
+        store, sync = self._reader(), self._sync
+        if not vectors:
+            with sync.rw.read(), store.snapshot():
+                yield store, None
+            return
+        for attempt in range(3):
+            with sync.rw.read(), store.snapshot():
+                # Another process may keep committing: after two refreshes, serve what we have
+                # (hits whose chunks are gone from this snapshot are dropped by the chunk map).
+                if sync.backend is not None and (sync.generation == store.generation() or attempt == 2):
+                    yield store, sync.backend
+                    return
+            with sync.rw.write():
+                sync.current(store)
+
+    def _chunk_map(self, store: Store) -> ChunkMap:
+        generation = store.generation()
+        with self._state:
+            cached = self._chunk_map_cache
+        if cached is None or cached[0] != generation:
+            cached = (generation, ChunkMap(*store.chunk_document_map()))
+            with self._state:
+                self._chunk_map_cache = cached
+        return cached[1]
 
     # -- writing --------------------------------------------------------------
     def add(
@@ -328,15 +247,22 @@ class Index:
         show_progress: bool = False,
     ) -> AddReport:
         """Add or update texts.  Ids default to a hash of the text, so re-adding is a no-op."""
-        if isinstance(texts, str):
-            raise TypeError("add() takes a list of texts")
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+            raise InvalidArgument("add() takes a list of texts")
         n = len(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InvalidArgument(f"text {i} is {type(text).__name__}, not text")
+        if ids is not None:
+            ids = _check_ids(ids)
         for name, values in (("ids", ids), ("metadata", metadata), ("titles", titles)):
             if values is not None and len(values) != n:
-                raise SemsearchError(f"{len(values)} {name} for {n} texts")
+                raise InvalidArgument(f"{len(values)} {name} for {n} texts")
+        if metadata is not None and not all(isinstance(m, dict) for m in metadata):
+            raise InvalidArgument("metadata must be a list of dicts, one per text")
         documents = (
             Document(
-                id=str(ids[i]) if ids is not None else hashlib.sha256(texts[i].encode()).hexdigest()[:16],
+                id=ids[i] if ids is not None else hashlib.sha256(texts[i].encode()).hexdigest()[:16],
                 text=texts[i],
                 title=titles[i] if titles is not None else None,
                 metadata=dict(metadata[i]) if metadata is not None else {},
@@ -352,109 +278,72 @@ class Index:
         batch_size: int = 32,
         show_progress: bool = False,
         on_skip: Callable[[Skipped], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        executor: Executor | None = None,
     ) -> AddReport:
         """Chunk, embed and store documents (as from :func:`semsearch.reading.read_inputs`).
 
-        Unchanged documents (same content hash) are skipped; changed ones replace
-        their old chunks.  Work is committed every few hundred chunks, so an
-        interrupted run keeps everything it reported and can simply be re-run.
+        Unchanged documents (same content hash) are skipped before the model is loaded;
+        changed ones replace their old chunks.  Work is committed every few hundred
+        chunks, so an interrupted run keeps everything it reported and can simply be
+        re-run.  ``executor`` chooses where chunking and embedding run (default: here,
+        with this index's embedder); ``on_progress`` is called after every document
+        read and every batch committed.
         """
-        from tqdm.auto import tqdm
+        if show_progress and on_progress is None:
+            from .progress import terminal_bar
 
+            with terminal_bar("Indexing", "doc") as update:
+                return self.add_documents(
+                    documents, batch_size=batch_size, on_skip=on_skip, executor=executor,
+                    on_progress=lambda p: update(p.documents, chunks=p.chunks,
+                                                 chunks_per_s=f"{p.chunks_per_second:.1f}"),
+                )
         report = AddReport()
-        embedder = self.embedder  # loading the model is not part of the work reported
+        local = executor is None
+        executor = executor or LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
         started = time.perf_counter()
-        size, overlap = self.settings["chunk_size"], self.settings["chunk_overlap"]
-        pending: list[tuple[Document, str, int | None, list]] = []
-        progress = tqdm(unit="doc", desc="Indexing", disable=not show_progress, dynamic_ncols=True)
+        seen = 0
+
+        def tell() -> None:
+            if on_progress:
+                on_progress(Progress(seen, report.chunks, time.perf_counter() - started))
+
+        def counted() -> Iterator[Document | Skipped]:
+            nonlocal seen
+            for item in documents:
+                yield item
+                seen += 1
+                tell()
 
         def skip(item: Skipped) -> None:
             report.skipped.append(item)
             if on_skip:
                 on_skip(item)
 
-        def flush(vectors: VectorIndex) -> None:
-            if not pending:
-                return
-            texts = [chunk.text for _, _, _, chunks in pending for chunk in chunks]
-            embedding_started = time.perf_counter()
-            embedded = embedder.encode(texts, batch_size=batch_size)
-            report.embedding_seconds += time.perf_counter() - embedding_started
-            removed: list[int] = []
-            new_ids: list[int] = []
-            offset = 0
-            with self.store.transaction():
-                for doc, digest, old_pk, chunks in pending:
-                    added_at = None
-                    if old_pk is not None:
-                        added_at = self.store.added_at(old_pk)
-                        removed.extend(self.store.delete_documents([old_pk]))
-                    new_ids.extend(self.store.insert_document(
-                        doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
-                        content_hash=digest, chunks=chunks, vectors=embedded[offset : offset + len(chunks)],
-                        added=added_at,
-                    ))
-                    offset += len(chunks)
-            vectors.remove(removed)
-            vectors.add(np.array(new_ids, dtype=np.int64), embedded)
-            self._vectors_generation = self.store.generation()
-            for _, _, old_pk, chunks in pending:
-                report.chunks += len(chunks)
-                if old_pk is None:
-                    report.added += 1
-                else:
-                    report.updated += 1
-            progress.update(len(pending))
-            elapsed = time.perf_counter() - started
-            progress.set_postfix(chunks=report.chunks, chunks_per_s=f"{report.chunks / max(elapsed, 1e-9):.1f}")
-            pending.clear()
-
         try:
-            with self._writing() as vectors:
-                pending_ids: set[str] = set()
-                pending_chunks = 0
-                for item in documents:
-                    if isinstance(item, Skipped):
-                        skip(item)
-                        continue
-                    if not item.text or not item.text.strip():
-                        skip(Skipped(item.source or item.id, "empty text"))
-                        continue
-                    if item.id in pending_ids:  # the same id twice in one run: the later one wins
-                        flush(vectors)
-                        pending_ids.clear()
-                        pending_chunks = 0
-                    digest = content_hash(item)
-                    found = self.store.find(item.id)
-                    if found is not None and found[1] == digest:
-                        report.unchanged += 1
-                        progress.update(1)
-                        continue
-                    chunks = chunk_text(item.text, embedder.tokenizer, size, overlap)
-                    pending.append((item, digest, found[0] if found else None, chunks))
-                    pending_ids.add(item.id)
-                    pending_chunks += len(chunks)
-                    if pending_chunks >= COMMIT_CHUNKS:
-                        flush(vectors)
-                        pending_ids.clear()
-                        pending_chunks = 0
-                flush(vectors)
+            with self._sync.writing():
+                planned = ingest.plan(counted(), self.store, report, skip)
+                for prepared in executor.prepare(ingest.batches(planned, self.settings.chunk_size), self.settings):
+                    ingest.commit(self.store, self._sync, prepared, report)
+                    tell()
         finally:
-            progress.close()
-            report.seconds = time.perf_counter() - started
+            report.seconds = time.perf_counter() - started - getattr(executor, "load_seconds", 0.0)
+            report.embedding_seconds = getattr(executor, "embedding_seconds", 0.0) if local else 0.0
         return report
 
     def remove(self, ids: Iterable[str]) -> list[str]:
-        """Delete documents by id; returns the ids that were found and removed."""
-        ids = list(dict.fromkeys(str(i) for i in ids))
-        with self._writing() as vectors:
+        """Delete documents by id (a list, never a bare string); returns the ids found and removed."""
+        ids = list(dict.fromkeys(_check_ids(ids)))
+        with self._sync.writing() as backend:
             found = self.store.document_pks(ids)
             if not found:
                 return []
-            with self.store.transaction():
-                chunk_ids = self.store.delete_documents(found.values())
-            vectors.remove(chunk_ids)
-            self._vectors_generation = self.store.generation()
+            with self._sync.rw.write():
+                with self.store.transaction():
+                    chunk_ids = self.store.delete_documents(found.values())
+                backend.remove(chunk_ids)
+                self._sync.committed(self.store.generation())
         return [i for i in ids if i in found]
 
     def remove_missing(self) -> list[str]:
@@ -475,6 +364,8 @@ class Index:
         cluster: ClusterRef = None,
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
+        if not isinstance(query, str):
+            raise InvalidArgument(f"query must be text, not {type(query).__name__}")
         return self.search_many(
             [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster
         )[0]
@@ -497,73 +388,75 @@ class Index:
         (reciprocal-rank fusion of both).  ``where`` filters on metadata (and ``id``,
         ``title``, ``source``) before ranking, and so does ``cluster`` (``"NAME:LABEL"``
         or ``(name, label)``: only the documents a stored clustering put in that
-        cluster).  ``metric`` applies to the dense side.
+        cluster).  ``metric`` applies to the dense side.  An empty query has no hits.
         """
-        if mode not in MODES:
-            raise SemsearchError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        if metric not in METRICS:
-            raise SemsearchError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
-        if k < 1:
-            raise SemsearchError(f"k must be at least 1, not {k}")
-        filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
+        if isinstance(queries, (str, bytes)) or not isinstance(queries, Sequence):
+            raise InvalidArgument("search_many() takes a list of queries")
         queries = list(queries)
+        if not all(isinstance(q, str) for q in queries):
+            raise InvalidArgument("every query must be text")
+        if mode not in MODES:
+            raise InvalidArgument(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if metric not in METRICS:
+            raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+        k = _check_k(k)
+        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
+                                      or not math.isfinite(min_score)):
+            raise InvalidArgument(f"min_score must be a finite number, not {min_score!r}")
+        filters = normalise_filters(where)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
-        dense: list[list[Ranked]] = [[] for _ in queries]
-        if mode in ("dense", "hybrid"):
-            dense = self._dense(self.embedder.encode_queries(queries, batch_size=batch_size), depth, filters, metric)
-        results = []
-        for i, query in enumerate(queries):
-            if mode == "dense":
-                ranked = dense[i]
-            else:
-                keyword = keyword_rank(self.store, query, depth, filters)
-                ranked = keyword[:k] if mode == "keyword" else fuse([dense[i], keyword], k)
-            if min_score is not None:
-                ranked = [r for r in ranked if r.score >= min_score]
-            results.append(to_hits(self.store, ranked, query))
+        asked = [i for i, q in enumerate(queries) if q.strip()]
+        query_vectors = None
+        if mode in ("dense", "hybrid") and asked:
+            query_vectors = self._encode_queries([queries[i] for i in asked], batch_size)
+        results: list[list[Hit]] = [[] for _ in queries]
+        with self._reading(vectors=query_vectors is not None) as (store, backend):
+            filters = [*filters, *clusterings.cluster_filter(store, cluster)]
+            dense: list[list[Ranked]] = [[] for _ in asked]
+            if query_vectors is not None:
+                dense = self._dense(store, backend, query_vectors, depth, filters, metric)
+            for slot, i in enumerate(asked):
+                if mode == "dense":
+                    ranked = dense[slot]
+                else:
+                    keyword = keyword_rank(store, queries[i], depth, filters)
+                    ranked = keyword[:k] if mode == "keyword" else fuse([dense[slot], keyword], k)
+                if min_score is not None:
+                    ranked = [r for r in ranked if r.score >= min_score]
+                results[i] = to_hits(store, ranked, queries[i])
         return results
 
-    def _dense(self, query_vectors, k, filters, metric, exclude: Sequence[str] = ()) -> list[list[Ranked]]:
-        vectors, chunk_map = self.vectors, self._chunk_map()
-        allowed = self.store.filtered_chunk_ids(filters) if filters else None
-        return dense_rank(vectors, chunk_map, query_vectors, k, allowed=allowed, metric=metric, exclude=exclude)
-
-    def _chunk_map(self) -> ChunkMap:
-        generation = self.store.generation()
-        if self._chunk_map_cache is None or self._chunk_map_cache[0] != generation:
-            self._chunk_map_cache = (generation, ChunkMap(*self.store.chunk_document_map()))
-        return self._chunk_map_cache[1]
+    def _dense(self, store: Store, backend: VectorBackend, query_vectors, k, filters, metric,
+               exclude: Sequence[str] = ()) -> list[list[Ranked]]:
+        allowed = store.filtered_chunk_ids(filters) if filters else None
+        return dense_rank(backend, self._chunk_map(store), query_vectors, k, allowed=allowed, metric=metric,
+                          exclude=exclude)
 
     def similar(
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
     ) -> list[Hit]:
         """Documents most like a stored one (by its mean chunk vector), itself excluded."""
-        found = self.store.find(doc_id)
-        if found is None:
-            raise SemsearchError(f"no document {doc_id!r} in the index")
-        vector = self.store.document_vector(found[0], self.settings["dimension"])
-        filters = [*_normalise_filters(where), *self._cluster_filter(cluster)]
-        return to_hits(self.store, self._dense(vector[None, :], k, filters, metric, exclude=[doc_id])[0])
-
-    def _cluster_filter(self, cluster: ClusterRef) -> list[ClusterFilter]:
-        if cluster is None:
-            return []
-        if isinstance(cluster, str):
-            name, sep, label = cluster.rpartition(":")
-            if not sep or not name:
-                raise SemsearchError(f"{cluster!r} is not NAME:LABEL (a clustering name and a cluster number)")
-        else:
-            name, label = cluster
-        try:
-            label = int(label)
-        except (TypeError, ValueError):
-            raise SemsearchError(f"cluster label {label!r} is not a number") from None
-        self.clustering(name, with_assignments=False).cluster(label)  # raises for an unknown name or label
-        return [ClusterFilter(name, label)]
+        if not isinstance(doc_id, str):
+            raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
+        k = _check_k(k)
+        if metric not in METRICS:
+            raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+        filters = normalise_filters(where)
+        with self._reading() as (store, backend):
+            found = store.find(doc_id)
+            if found is None:
+                raise NotFound(f"no document {doc_id!r} in the index")
+            vector = store.document_vector(found[0], self.settings.dimension)
+            filters = [*filters, *clusterings.cluster_filter(store, cluster)]
+            return to_hits(store, self._dense(store, backend, vector[None, :], k, filters, metric,
+                                              exclude=[doc_id])[0])
 
     def get(self, doc_id: str) -> dict | None:
         """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
-        record = self.store.document(doc_id)
+        if not isinstance(doc_id, str):
+            raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
+        with self._reading(vectors=False) as (store, _):
+            record = store.document(doc_id)
         if record:
             record.pop("pk")
         return record
@@ -602,173 +495,41 @@ class Index:
         an existing run of that name is replaced) unless ``save=False``.  ``plot``
         writes a PNG map (2-D UMAP, or PCA with ``plot_projection="pca"``).
         """
-        if name is not None:
-            _check_run_name(name)
-        if plot is not None:
-            check_plot_path(plot)
-            if plot_projection not in PROJECTIONS:
-                raise SemsearchError(f"unknown projection {plot_projection!r}: use umap or pca")
-        dimension = self.settings["dimension"]
-        started = time.perf_counter()
-        with self.store.snapshot():
-            generation = self.store.generation()
-            ids, hashes, texts = self.store.document_table()
-            params = check_params(
-                method, len(ids), dimension, k=k, k_max=k_max, eps=eps, min_samples=min_samples,
-                min_cluster_size=min_cluster_size, reduce=reduce, assign_noise=assign_noise, center=center,
-                seed=seed,
-            )
-            vectors = self.store.document_vectors(dimension)
-        log.info("clustering %d documents with %s ...", len(ids), method)
-        if generation != self._reductions_generation:
-            self._reductions, self._reductions_generation = {}, generation
-        computed = compute(vectors, method, params, show_progress=show_progress, cache=self._reductions)
-        labels, vectors = computed.labels, computed.vectors
-        clusters = describe(vectors, labels, ids, texts)
-        details = {**computed.details, "index_generation": generation}
-        details["seconds"]["total"] = round(time.perf_counter() - started, 3)
-        result = Clustering(
-            method=method, params=computed.params, clusters=clusters,
-            assignments=dict(zip(ids, labels.tolist())), created=now(), documents=len(ids), details=details,
-        )
-        log.info("%d clusters, %.1f%% noise", result.num_clusters, 100 * result.noise_fraction)
-        if save:
-            result.name = name or self._default_run_name(method, computed.params)
-            replaced = self.store.save_clustering(
-                result.name, method=method, params=result.params, details=details, created=result.created,
-                clusters=[c.to_dict() for c in clusters], assignments=zip(ids, hashes, labels.tolist()),
-            )
-            result.details["replaced"] = replaced
-        elif name is not None:
-            result.name = name
-        if plot is not None:
-            result.plot = self._plot(vectors, labels, clusters, plot, plot_projection, params["seed"],
-                                     heading=f"{result.name or method}: {len(ids)} documents")
-        return result
-
-    def _default_run_name(self, method: str, params: dict) -> str:
-        if method == "kmeans":
-            base = f"kmeans-k{params['k']}"
-        elif method == "dbscan":
-            base = f"dbscan-eps{params['eps']:.3g}"
-        else:
-            base = f"hdbscan-mcs{params['min_cluster_size']}"
-        taken = set(self.store.clustering_names())
-        candidate, n = base, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{base}-{n}"
-        return candidate
-
-    def _plot(self, vectors, labels, clusters: list[Cluster], path, projection: str, seed: int, heading: str) -> dict:
-        from .clustering import plot_map, project_2d
-
-        started = time.perf_counter()
-        log.info("projecting %d documents to 2-D with %s for the plot ...", len(vectors), projection.upper())
-        coords = project_2d(vectors, projection, seed)
-        points = plot_map(coords, labels, {c.label: c.title for c in clusters}, path,
-                          heading=f"{heading} ({projection.upper()} 2-D)")
-        log.info("wrote %s (%d points) in %.1fs", path, points, time.perf_counter() - started)
-        return {"path": str(path), "points": points, "projection": projection}
+        for option, value in (("k", k), ("k_max", k_max), ("min_samples", min_samples),
+                              ("min_cluster_size", min_cluster_size), ("seed", seed)):
+            # Whole numbers (or, as the CLI passes them, their text); never 2.5 silently run as 2.
+            if isinstance(value, (bool, float)) or (value is not None and not isinstance(value, (int, str))):
+                raise InvalidArgument(f"{option} must be a whole number, not {value!r}")
+        params = dict(k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
+                      reduce=reduce, assign_noise=assign_noise, center=center, seed=seed)
+        return clusterings.run(self.store, self.settings.dimension, method, params, name=name, save=save,
+                               plot=plot, plot_projection=plot_projection, show_progress=show_progress,
+                               cache=self._cluster_cache)
 
     def clusterings(self) -> list[dict]:
         """Every stored clustering run: name, method, params, created, documents, clusters, noise."""
-        runs = self.store.clustering_summaries()
-        for run in runs:
-            run["noise_fraction"] = round(run["noise"] / run["documents"], 4) if run["documents"] else 0.0
-        return runs
+        with self._reading(vectors=False) as (store, _):
+            return clusterings.summaries(store)
 
     def clustering(self, name: str, label: int | None = None, *, with_assignments: bool = True) -> Clustering:
         """A stored run by name, with ``changes``: documents added, removed, changed since.
 
         ``label`` keeps one cluster (and its members' assignments) only.
         """
-        run = self.store.clustering(name, label=label, assignments=with_assignments)
-        if run is None:
-            names = self.store.clustering_names()
-            raise SemsearchError(
-                f"no clustering named {name!r}: "
-                + (f"the stored ones are {', '.join(names)}" if names else "this index has none; make one with "
-                   "`semsearch cluster`")
-            )
-        result = Clustering(
-            method=run["method"], params=run["params"], clusters=[Cluster(**c) for c in run["clusters"]],
-            assignments=run["assignments"], created=run["created"], documents=run["documents"], name=run["name"],
-            details=run["details"], changes=self.store.clustering_changes(name) if with_assignments else None,
-            only=label,
-        )
-        if label is not None:
-            result.cluster(label)  # raises for a label the run does not have, listing those it has
-        return result
+        with self._reading(vectors=False) as (store, _):
+            return clusterings.stored(store, name, label, with_assignments=with_assignments)
 
     def delete_clustering(self, name: str) -> None:
         """Delete a stored run."""
-        with self.store.transaction(bump=False):
-            found = self.store.delete_clustering(name)
-        if not found:
-            self.clustering(name)  # raises: no clustering named ...
+        clusterings.delete(self.store, name)
 
     def plot_clustering(self, name: str, path: str | os.PathLike, projection: str = "umap") -> dict:
         """Draw a stored run's map again: its documents still in the index, by their labels then."""
-        run = self.clustering(name)
-        dimension = self.settings["dimension"]
-        with self.store.snapshot():
-            ids, _, _ = self.store.document_table()
-            vectors = self.store.document_vectors(dimension)
-        keep = [i for i, doc_id in enumerate(ids) if doc_id in run.assignments]
-        if not keep:
-            raise SemsearchError(f"none of the documents of clustering {name!r} is still in the index")
-        labels = np.array([run.assignments[ids[i]] for i in keep], dtype=np.int64)
-        return self._plot(vectors[keep], labels, run.clusters, path, projection, int(run.params.get("seed", 0)),
-                          heading=f"{name}: {len(keep)} documents")
+        return clusterings.redraw(self._reader(), self.settings.dimension, name, path, projection)
 
     # -- keywords and topics ----------------------------------------------------
-    @staticmethod
-    def _keyword_options(method: str, n: int, diversity: float | None, max_words: int,
-                         pool: int | None = None) -> float:
-        if method not in kw.METHODS:
-            raise SemsearchError(f"unknown keyword method {method!r}: use one of {', '.join(kw.METHODS)}")
-        if n < 1:
-            raise SemsearchError(f"n must be at least 1, not {n}")
-        if not 1 <= max_words <= kw.MAX_WORDS:
-            raise SemsearchError(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words}")
-        if pool is not None and method != "embed":
-            raise SemsearchError(f"pool applies to the embed method only, not {method}")
-        if pool is not None and pool < 0:
-            raise SemsearchError(f"pool must be 0 (every candidate) or more, not {pool}")
-        if diversity is None:
-            return kw.DEFAULT_DIVERSITY
-        if method != "embed":
-            raise SemsearchError(f"diversity applies to the embed method only, not {method}")
-        if not 0.0 <= diversity <= 1.0:
-            raise SemsearchError(f"diversity must be between 0 and 1, not {diversity}")
-        return float(diversity)
-
-    def _encode_phrases(self, phrases: list[str]) -> np.ndarray:
-        return self.embedder.encode(phrases, batch_size=PHRASE_BATCH)
-
-    def _text_vector(self, text: str) -> np.ndarray:
-        """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
-        chunks = chunk_text(text, self.embedder.tokenizer, self.settings["chunk_size"], self.settings["chunk_overlap"])
-        return normalised_mean(self.embedder.encode([c.text for c in chunks] or [text]))
-
-    def _extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
-                 encode: Callable[[list[str]], np.ndarray] | None = None,
-                 documents: int | None = None, pool: int | None = None) -> list[kw.Keyword]:
-        if method == "textrank":
-            return kw.textrank(text, n, max_words=max_words)
-        if method == "tfidf":
-            if documents is None:
-                documents = self.store.counts()["documents"]
-            terms = kw.document_terms(text)
-            df = self.store.document_frequencies(terms)
-            if pk is None:  # a text from outside counts as one more document
-                return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words)
-            return kw.tfidf(text, df, documents, n, max_words=max_words)
-        vector = (self.store.document_vector(pk, self.settings["dimension"]) if pk is not None
-                  else self._text_vector(text))
-        return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
-                        max_words=max_words, pool=pool)
+    def _extractor(self) -> Extractor:
+        return Extractor(self._reader(), self.settings, lambda: self.embedder)
 
     def keywords(
         self,
@@ -790,18 +551,7 @@ class Index:
         Returns ``Keyword(phrase, score)`` tuples; see :mod:`semsearch.keywords` for how
         candidates are formed.
         """
-        diversity = self._keyword_options(method, n, diversity, max_words, pool)
-        if (doc_id is None) == (text is None):
-            raise SemsearchError("give a document id or a text (one of them)")
-        pk = None
-        if doc_id is not None:
-            record = self.store.document(doc_id)
-            if record is None:
-                raise SemsearchError(f"no document {doc_id!r} in the index")
-            text, pk = record["text"], record["pk"]
-        if not text or not text.strip():
-            raise SemsearchError("the text is empty: nothing to extract keywords from")
-        return self._extract(text, pk, method, n, diversity, max_words, pool=pool)
+        return self._extractor().keywords(doc_id, text, method, n, diversity, max_words, pool)
 
     def keywords_many(
         self,
@@ -813,44 +563,25 @@ class Index:
         max_words: int = kw.MAX_WORDS,
         pool: int | None = None,
         show_progress: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[tuple[str, list[kw.Keyword]]]:
         """``(doc id, keywords)`` for the given documents (default: all, in the order added).
 
         The same ranking as :meth:`keywords`, faster over many documents: for ``embed``
         the candidate phrases of a group of documents are embedded together, each
-        distinct phrase once.
+        distinct phrase once.  ``on_progress(done, total)`` is called after each document.
         """
-        from tqdm.auto import tqdm
+        if doc_ids is not None:
+            doc_ids = _check_ids(doc_ids, "doc_ids")
+        extractor = self._extractor()
+        if not show_progress or on_progress is not None:
+            yield from extractor.keywords_many(doc_ids, method, n, diversity, max_words, pool, on_progress)
+            return
+        from .progress import terminal_bar
 
-        diversity = self._keyword_options(method, n, diversity, max_words, pool)
-        if doc_ids is None:
-            total = self.store.counts()["documents"]
-            rows: Iterable[tuple[int, str, str]] = self.store.iter_texts()
-        else:
-            found = []
-            for doc_id in doc_ids:
-                record = self.store.document(doc_id)
-                if record is None:
-                    raise SemsearchError(f"no document {doc_id!r} in the index")
-                found.append((record["pk"], record["id"], record["text"]))
-            total, rows = len(found), found
-        documents = self.store.counts()["documents"]
-        cache = kw.PhraseVectors(self._encode_phrases) if method == "embed" else None
-        progress = tqdm(total=total, unit="doc", desc="Keywords", disable=not show_progress, dynamic_ncols=True)
-        try:
-            iterator = iter(rows)
-            while True:
-                group = [row for _, row in zip(range(KEYWORD_GROUP), iterator)]
-                if not group:
-                    break
-                if cache is not None:
-                    cache.prefetch(p for _, _, text in group
-                                   for p in kw.embed_pool(text, n, max_words=max_words, pool=pool)[0])
-                for pk, doc_id, text in group:
-                    yield doc_id, self._extract(text, pk, method, n, diversity, max_words, cache, documents, pool)
-                    progress.update(1)
-        finally:
-            progress.close()
+        with terminal_bar("Keywords", "doc") as update:
+            yield from extractor.keywords_many(doc_ids, method, n, diversity, max_words, pool,
+                                               lambda done, total: update(done, total))
 
     def topics(
         self,
@@ -868,43 +599,26 @@ class Index:
         documents' word counts (``max_words`` > 1 counts phrases too).  Each topic lists
         the documents it dominates (their largest topic), with the topic's share of each.
         """
-        if method not in TOPIC_METHODS:
-            raise SemsearchError(f"unknown topic method {method!r}: use one of {', '.join(TOPIC_METHODS)}")
-        if n < 1:
-            raise SemsearchError(f"n must be at least 1, not {n}")
-        if words < 1:
-            raise SemsearchError(f"words must be at least 1, not {words}")
-        if not 1 <= max_words <= kw.MAX_WORDS:
-            raise SemsearchError(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words}")
-        ids, texts = [], []
-        for _, doc_id, text in self.store.iter_texts():
-            ids.append(doc_id)
-            texts.append(text)
-        if not texts:
-            raise SemsearchError("the index has no documents")
-        try:
-            topics, shares = kw.lda_topics(texts, n, top_words=words, max_words=max_words, seed=seed,
-                                           max_iter=max_iter)
-        except ValueError as exc:
-            raise SemsearchError(str(exc)) from None
-        dominant = shares.argmax(axis=1)
-        for topic in topics:
-            members = np.flatnonzero(dominant == topic.topic)
-            order = sorted(members, key=lambda i: (-shares[i, topic.topic], ids[i]))
-            topic.documents = [(ids[i], float(shares[i, topic.topic])) for i in order]
-        return sorted(topics, key=lambda t: (-t.weight, t.topic))
+        return self._extractor().topics(method, n, words, max_words, seed, max_iter)
+
+    # -- about the index ----------------------------------------------------------
+    def counts(self) -> dict:
+        """``{"documents": N, "chunks": M}``."""
+        with self._reading(vectors=False) as (store, _):
+            return store.counts()
 
     def info(self) -> dict:
         """Counts, stored settings and sizes on disk."""
-        settings = {k: v for k, v in self.settings.items() if k not in ("generation", "faiss_generation", "updated")}
-        current = self.store.settings()
-        db_bytes = sum(
-            p.stat().st_size for p in self.path.glob(DB_FILE + "*") if p.is_file()
-        )
+        with self._reading(vectors=False) as (store, _):
+            current = store.settings()
+            counts = store.counts()
+        settings = {k: v for k, v in current.items()
+                    if k not in ("generation", "faiss_generation", "faiss_checksum", "updated")}
+        db_bytes = sum(p.stat().st_size for p in self.path.glob(DB_FILE + "*") if p.is_file())
         faiss_path = self.path / FAISS_FILE
         return {
             "path": str(self.path.resolve()),
-            **self.store.counts(),
+            **counts,
             "settings": settings,
             "updated": current.get("updated"),
             "faiss_up_to_date": current["faiss_generation"] == current["generation"],
@@ -913,3 +627,4 @@ class Index:
                 "faiss": faiss_path.stat().st_size if faiss_path.exists() else 0,
             },
         }
+

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import SemsearchError
+from .errors import IndexLocked
 
 
 class WriterLock:
@@ -30,7 +33,7 @@ class WriterLock:
             holder = _read_pid(fd)
             os.close(fd)
             who = f"process {holder}" if holder else "another process"
-            raise SemsearchError(
+            raise IndexLocked(
                 f"index is locked by {who} (another `index` or `remove` is writing to it); "
                 f"wait for it to finish and try again"
             ) from None
@@ -90,3 +93,57 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class ReadWriteLock:
+    """Many readers or one writer, between the threads of one process.
+
+    Searches hold it shared while they read SQLite and the vectors; a write holds it
+    exclusively only while it commits and updates the in-memory vectors, so a search
+    sees the database and the vectors at the same generation.  Writers are preferred:
+    a waiting writer stops new readers from entering, so a stream of searches cannot
+    starve it.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer: int | None = None
+        self._writer_depth = 0
+        self._waiting_writers = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me:  # a writer may read what it writes
+                while self._writer is not None or self._waiting_writers:
+                    self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._writer_depth += 1
+            else:
+                self._waiting_writers += 1
+                while self._writer is not None or self._readers:
+                    self._cond.wait()
+                self._waiting_writers -= 1
+                self._writer, self._writer_depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer_depth -= 1
+                if not self._writer_depth:
+                    self._writer = None
+                self._cond.notify_all()

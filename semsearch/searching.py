@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .indexing import VectorIndex
 from .storing import Filter, Store
+from .vectors import VectorBackend
 
 MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60
@@ -88,7 +88,7 @@ class ChunkMap:
 
 
 def dense_rank(
-    vectors: VectorIndex,
+    vectors: VectorBackend,
     chunk_map: ChunkMap,
     query_vectors: np.ndarray,
     k: int,

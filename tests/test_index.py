@@ -5,9 +5,9 @@ import pytest
 
 from semsearch import Index, SemsearchError
 from semsearch.index import FAISS_FILE, LOCK_FILE
-from semsearch.indexing import VectorIndex
 from semsearch.locking import WriterLock
 from semsearch.searching import keyword_query
+from semsearch.vectors import FlatVectors as VectorIndex
 
 TEXTS = {
     "cats": "the cat sat on the mat and the cat slept",
@@ -147,7 +147,7 @@ def test_settings_mismatch_is_an_error(index, tiny_model, tmp_path):
     with pytest.raises(SemsearchError, match="other settings"):
         Index.open(path, chunk_size=32)
     with pytest.raises(SemsearchError, match="other settings"):
-        Index.open(path)._check_requested(None, None, None, None, 9)
+        Index.open(path).settings.check_requested(path, chunk_overlap=9)
     other = tmp_path / "other-model"
     from .conftest import make_tiny_model
 
@@ -189,7 +189,7 @@ def test_faiss_file_is_rebuilt(index, damage, caplog):
 
 def test_second_writer_is_refused(index, tmp_path):
     other = Index.open(index.path)
-    with index._writing():
+    with index._sync.writing():
         with pytest.raises(SemsearchError, match=r"locked by process \d+"):
             other.add(["more text"])
     other.add(["more text"])  # free again

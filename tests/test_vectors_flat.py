@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from semsearch.indexing import VectorIndex
+from semsearch.vectors import FlatVectors as VectorIndex
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -93,7 +93,7 @@ def test_filtered_search_and_empty_index():
 
 
 def test_without_an_int8_matrix_multiply_the_scan_is_plain_float(monkeypatch):
-    monkeypatch.setattr("semsearch.indexing.int8_matmul_is_exact", lambda: False)
+    monkeypatch.setattr("semsearch.vectors.flat.int8_matmul_is_exact", lambda: False)
     rng = np.random.default_rng(6)
     vectors = unit(rng.standard_normal((300, 16)))
     ids = np.arange(300)
@@ -103,7 +103,7 @@ def test_without_an_int8_matrix_multiply_the_scan_is_plain_float(monkeypatch):
 
 
 def test_quantise_rounds_each_row_to_its_own_scale():
-    from semsearch.indexing import quantise
+    from semsearch.vectors.flat import quantise
 
     rows = np.array([[0.5, -0.25, 0.0], [0.0, 0.0, 0.0], [1e-3, 2e-3, -4e-3]], dtype=np.float32)
     codes, scales = quantise(rows)
@@ -116,7 +116,7 @@ def test_quantise_rounds_each_row_to_its_own_scale():
 
 def test_int8_matmul_probe_passes_here():
     """The screen needs exact int32 sums; if this CPU's kernels saturate, search falls back to floats."""
-    from semsearch.indexing import int8_matmul_is_exact
+    from semsearch.vectors.flat import int8_matmul_is_exact
 
     assert int8_matmul_is_exact() in (True, False)
     vectors = unit(np.random.default_rng(7).standard_normal((100, 16)))

@@ -1,8 +1,8 @@
-"""Indexing: the FAISS vector index over chunk vectors, keyed by chunk row id.
+"""The flat backend: exact FAISS search over every chunk vector, keyed by chunk row id.
 
 The FAISS file is a cache of what SQLite holds: it is written atomically (temp
 file, fsync, rename) and rebuilt from the stored vectors whenever it is missing,
-unreadable or behind the database.
+unreadable or behind the database (see :mod:`semsearch.vectors.sync`).
 
 Unfiltered cosine search is exact but does not scan the float32 vectors: a scan
 of 100k x 384 floats is bound by memory bandwidth (~20 ms in FAISS here).  It
@@ -16,18 +16,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar
 
 import faiss
 import numpy as np
 
-METRICS = ("cosine", "euclidean", "manhattan")
+from .base import METRICS
+
 # Vectors scored approximately per exact top-k slot before checking whether that sufficed.
 SCREEN_POOL_FACTOR = 4
 SCREEN_POOL_MIN = 64
 
 
-class VectorIndex:
+class FlatVectors:
     """Exact inner-product search over unit vectors (= cosine), with ids."""
+
+    kind: ClassVar[str] = "flat"
 
     def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
         self.dimension = dimension
@@ -35,20 +39,24 @@ class VectorIndex:
         self._screen: _Screen | None = None  # the int8 copy, made on first search after a change
 
     @classmethod
-    def build(cls, dimension: int, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> VectorIndex:
+    def build(cls, dimension: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], **params) -> FlatVectors:
         index = cls(dimension)
         for ids, vectors in batches:
             index.add(ids, vectors)
         return index
 
     @classmethod
-    def load(cls, path: Path, dimension: int) -> VectorIndex:
+    def load(cls, path: Path, dimension: int) -> FlatVectors:
         """Read a FAISS file; raises ValueError when it is not a usable index."""
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
             raise ValueError(f"unreadable FAISS file: {str(exc).splitlines()[0]}") from None
-        if index.d != dimension or not isinstance(index, faiss.IndexIDMap2):
+        if not isinstance(index, faiss.IndexIDMap2) or not isinstance(
+            faiss.downcast_index(index.index), faiss.IndexFlatIP
+        ):
+            raise ValueError(f"FAISS file holds a {type(index).__name__}, not a flat index with ids")
+        if index.d != dimension:
             raise ValueError(f"FAISS file has dimension {index.d}, expected {dimension}")
         return cls(dimension, index)
 
@@ -104,6 +112,7 @@ class VectorIndex:
         self,
         queries: np.ndarray,
         k: int,
+        *,
         allowed: np.ndarray | None = None,
         metric: str = "cosine",
     ) -> tuple[np.ndarray, np.ndarray]:

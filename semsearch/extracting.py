@@ -1,0 +1,157 @@
+"""Key phrases and topics of a stored index: the orchestration around :mod:`semsearch.keywords`.
+
+:mod:`semsearch.keywords` holds pure functions; this module feeds them what an index
+knows: stored texts, document frequencies, stored document vectors and the index's
+own embedder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from . import keywords as kw
+from .chunking import chunk_text
+from .embedding import Embedder, normalised_mean
+from .errors import InvalidArgument, NotFound, SemsearchError
+from .settings import IndexSettings
+from .storing import Store
+
+TOPIC_METHODS = ("lda",)
+# Keyword extraction over many documents: documents whose candidate phrases are embedded
+# together (shared phrases once, in big batches of short texts), and that batch size.
+KEYWORD_GROUP = 64
+PHRASE_BATCH = 256
+
+
+def check_keyword_options(method: str, n: int, diversity: float | None, max_words: int,
+                          pool: int | None = None) -> float:
+    """Validate keyword options; returns the diversity to use."""
+    if method not in kw.METHODS:
+        raise InvalidArgument(f"unknown keyword method {method!r}: use one of {', '.join(kw.METHODS)}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidArgument(f"n must be a whole number of at least 1, not {n!r}")
+    if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= kw.MAX_WORDS:
+        raise InvalidArgument(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words!r}")
+    if pool is not None and method != "embed":
+        raise InvalidArgument(f"pool applies to the embed method only, not {method}")
+    if pool is not None and pool < 0:
+        raise InvalidArgument(f"pool must be 0 (every candidate) or more, not {pool}")
+    if diversity is None:
+        return kw.DEFAULT_DIVERSITY
+    if method != "embed":
+        raise InvalidArgument(f"diversity applies to the embed method only, not {method}")
+    if not 0.0 <= diversity <= 1.0:
+        raise InvalidArgument(f"diversity must be between 0 and 1, not {diversity}")
+    return float(diversity)
+
+
+class Extractor:
+    """Keywords and topics over one store, with the index's embedder loaded only if needed."""
+
+    def __init__(self, store: Store, settings: IndexSettings, embedder: Callable[[], Embedder]) -> None:
+        self.store = store
+        self.settings = settings
+        self._embedder = embedder
+
+    def _encode_phrases(self, phrases: list[str]) -> np.ndarray:
+        return self._embedder().encode(phrases, batch_size=PHRASE_BATCH)
+
+    def _text_vector(self, text: str) -> np.ndarray:
+        """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
+        embedder = self._embedder()
+        chunks = chunk_text(text, embedder.tokenizer, self.settings.chunk_size, self.settings.chunk_overlap)
+        return normalised_mean(embedder.encode([c.text for c in chunks] or [text]))
+
+    def extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
+                encode: Callable[[list[str]], np.ndarray] | None = None,
+                documents: int | None = None, pool: int | None = None) -> list[kw.Keyword]:
+        if method == "textrank":
+            return kw.textrank(text, n, max_words=max_words)
+        if method == "tfidf":
+            if documents is None:
+                documents = self.store.counts()["documents"]
+            terms = kw.document_terms(text)
+            df = self.store.document_frequencies(terms)
+            if pk is None:  # a text from outside counts as one more document
+                return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words)
+            return kw.tfidf(text, df, documents, n, max_words=max_words)
+        vector = (self.store.document_vector(pk, self.settings.dimension) if pk is not None
+                  else self._text_vector(text))
+        return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
+                        max_words=max_words, pool=pool)
+
+    def keywords(self, doc_id: str | None, text: str | None, method: str, n: int, diversity: float | None,
+                 max_words: int, pool: int | None) -> list[kw.Keyword]:
+        diversity = check_keyword_options(method, n, diversity, max_words, pool)
+        if (doc_id is None) == (text is None):
+            raise InvalidArgument("give a document id or a text (one of them)")
+        pk = None
+        if doc_id is not None:
+            record = self.store.document(doc_id)
+            if record is None:
+                raise NotFound(f"no document {doc_id!r} in the index")
+            text, pk = record["text"], record["pk"]
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidArgument("the text is empty: nothing to extract keywords from")
+        return self.extract(text, pk, method, n, diversity, max_words, pool=pool)
+
+    def keywords_many(self, doc_ids: Sequence[str] | None, method: str, n: int, diversity: float | None,
+                      max_words: int, pool: int | None,
+                      on_progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[str, list[kw.Keyword]]]:
+        """``(doc id, keywords)`` per document; ``on_progress(done, total)`` after each."""
+        diversity = check_keyword_options(method, n, diversity, max_words, pool)
+        if doc_ids is None:
+            total = self.store.counts()["documents"]
+            rows: Iterable[tuple[int, str, str]] = self.store.iter_texts()
+        else:
+            found = []
+            for doc_id in doc_ids:
+                record = self.store.document(doc_id)
+                if record is None:
+                    raise NotFound(f"no document {doc_id!r} in the index")
+                found.append((record["pk"], record["id"], record["text"]))
+            total, rows = len(found), found
+        documents = self.store.counts()["documents"]
+        cache = kw.PhraseVectors(self._encode_phrases) if method == "embed" else None
+        done = 0
+        iterator = iter(rows)
+        while True:
+            group = [row for _, row in zip(range(KEYWORD_GROUP), iterator)]
+            if not group:
+                break
+            if cache is not None:
+                cache.prefetch(p for _, _, text in group
+                               for p in kw.embed_pool(text, n, max_words=max_words, pool=pool)[0])
+            for pk, doc_id, text in group:
+                yield doc_id, self.extract(text, pk, method, n, diversity, max_words, cache, documents, pool)
+                done += 1
+                if on_progress:
+                    on_progress(done, total)
+
+    def topics(self, method: str, n: int, words: int, max_words: int, seed: int, max_iter: int) -> list[kw.Topic]:
+        if method not in TOPIC_METHODS:
+            raise InvalidArgument(f"unknown topic method {method!r}: use one of {', '.join(TOPIC_METHODS)}")
+        for name, value in (("n", n), ("words", words)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgument(f"{name} must be a whole number of at least 1, not {value!r}")
+        if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= kw.MAX_WORDS:
+            raise InvalidArgument(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words!r}")
+        ids, texts = [], []
+        for _, doc_id, text in self.store.iter_texts():
+            ids.append(doc_id)
+            texts.append(text)
+        if not texts:
+            raise SemsearchError("the index has no documents")
+        try:
+            topics, shares = kw.lda_topics(texts, n, top_words=words, max_words=max_words, seed=seed,
+                                           max_iter=max_iter)
+        except ValueError as exc:
+            raise SemsearchError(str(exc)) from None
+        dominant = shares.argmax(axis=1)
+        for topic in topics:
+            members = np.flatnonzero(dominant == topic.topic)
+            order = sorted(members, key=lambda i: (-shares[i, topic.topic], ids[i]))
+            topic.documents = [(ids[i], float(shares[i, topic.topic])) for i in order]
+        return sorted(topics, key=lambda t: (-t.weight, t.topic))

@@ -1,0 +1,224 @@
+"""Ingestion in stages: plan -> prepare (chunk + embed) -> commit.
+
+- **plan** reads each document, hashes it and skips the unchanged ones.  It needs
+  neither the model nor its tokenizer, so re-running ``semsearch index`` on unchanged
+  input loads no model.
+- **prepare** turns batches of planned documents into chunks and vectors.  It runs
+  in an :class:`Executor`: :class:`LocalExecutor` does it in this process with any
+  :class:`Encoder` (the :class:`~semsearch.embedding.Embedder` is one); another
+  executor can do it elsewhere (a Ray cluster), since the stages pass plain values.
+- **commit** writes each prepared batch in one transaction through the one writer,
+  then updates the in-memory vectors while searches in other threads wait, so they
+  never see the database and the vectors at different generations.
+
+A batch is the unit of work an interrupted run can lose: everything committed before
+is kept, and a re-run skips it as unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .chunking import Chunk, chunk_text
+from .reading import Document, Skipped
+from .settings import IndexSettings
+from .storing import Store
+from .vectors.sync import VectorSync
+
+# Chunks embedded and committed together, about: bounds the memory of a batch, and is the
+# unit of work an interrupted run can lose.  Planning happens before chunking, so a batch
+# is closed at this many documents or at the characters of this many full chunks
+# (CHARACTERS_PER_TOKEN characters per token, a rough figure for English).
+COMMIT_CHUNKS = 256
+CHARACTERS_PER_TOKEN = 4
+
+
+def content_hash(doc: Document) -> str:
+    """What decides whether a document changed: its text, title and metadata."""
+    payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass
+class Planned:
+    """A document that needs (re)indexing."""
+
+    doc: Document
+    digest: str
+
+
+@dataclass
+class Prepared:
+    """A planned document with its chunks and their unit vectors (one row per chunk)."""
+
+    planned: Planned
+    chunks: list[Chunk]
+    vectors: np.ndarray
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that turns texts into unit vectors, one row per text."""
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+class Executor(Protocol):
+    """Where chunking and embedding run."""
+
+    def prepare(self, batches: Iterable[list[Planned]], settings: IndexSettings) -> Iterator[list[Prepared]]:
+        """Chunk and embed each batch; yield each batch's documents together, in any order of batches."""
+
+
+@dataclass
+class AddReport:
+    """What an ``add`` did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    embedding_seconds: float = 0.0  # of ``seconds``, the time inside the model; the rest is overhead
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+            "chunks": self.chunks, "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+            "seconds": round(self.seconds, 3), "embedding_seconds": round(self.embedding_seconds, 3),
+        }
+
+
+@dataclass
+class Progress:
+    """Where an ingestion run is, passed to ``on_progress`` after every step."""
+
+    documents: int  # seen so far: new, changed, unchanged and skipped
+    chunks: int  # committed so far
+    seconds: float
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+
+class LocalExecutor:
+    """Chunk and embed in this process.
+
+    ``encoder`` and ``tokenizer`` are factories, called on the first document that
+    needs them: a run with nothing to embed loads neither.
+    """
+
+    def __init__(self, encoder: Callable[[], Encoder], tokenizer: Callable[[], object], batch_size: int = 32) -> None:
+        self._encoder_factory, self._tokenizer_factory = encoder, tokenizer
+        self._encoder: Encoder | None = None
+        self._tokenizer = None
+        self.batch_size = batch_size
+        self.embedding_seconds = 0.0
+        self.load_seconds = 0.0  # loading the model is not part of the work reported
+
+    def prepare(self, batches: Iterable[list[Planned]], settings: IndexSettings) -> Iterator[list[Prepared]]:
+        for batch in batches:
+            if self._tokenizer is None:
+                self._tokenizer = self._load(self._tokenizer_factory)
+            chunked = [chunk_text(p.doc.text, self._tokenizer, settings.chunk_size, settings.chunk_overlap)
+                       for p in batch]
+            if self._encoder is None:
+                self._encoder = self._load(self._encoder_factory)
+            started = time.perf_counter()
+            vectors = self._encoder.encode([c.text for chunks in chunked for c in chunks], batch_size=self.batch_size)
+            self.embedding_seconds += time.perf_counter() - started
+            yield list(_split(batch, chunked, vectors))
+
+    def _load(self, factory: Callable[[], object]):
+        started = time.perf_counter()
+        loaded = factory()
+        self.load_seconds += time.perf_counter() - started
+        return loaded
+
+
+def _split(batch: list[Planned], chunked: list[list[Chunk]], vectors: np.ndarray) -> Iterator[Prepared]:
+    offset = 0
+    for planned, chunks in zip(batch, chunked):
+        yield Prepared(planned, chunks, vectors[offset : offset + len(chunks)])
+        offset += len(chunks)
+
+
+def plan(
+    documents: Iterable[Document | Skipped], store: Store, report: AddReport, skip: Callable[[Skipped], None]
+) -> Iterator[Planned]:
+    """The documents that are new or changed; counts the unchanged ones in ``report``."""
+    for item in documents:
+        if isinstance(item, Skipped):
+            skip(item)
+            continue
+        if not item.text or not item.text.strip():
+            skip(Skipped(item.source or item.id, "empty text"))
+            continue
+        digest = content_hash(item)
+        found = store.find(item.id)
+        if found is not None and found[1] == digest:
+            report.unchanged += 1
+            continue
+        yield Planned(item, digest)
+
+
+def batches(planned: Iterable[Planned], chunk_size: int, chunks: int = COMMIT_CHUNKS) -> Iterator[list[Planned]]:
+    """Group planned documents into batches of about ``chunks`` chunks of ``chunk_size`` tokens."""
+    characters, documents = chunks * chunk_size * CHARACTERS_PER_TOKEN, chunks
+    batch: list[Planned] = []
+    size = 0
+    for item in planned:
+        batch.append(item)
+        size += len(item.doc.text)
+        if size >= characters or len(batch) >= documents:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: AddReport) -> None:
+    """Write one prepared batch in one transaction, then bring the in-memory vectors to it.
+
+    A document whose id is already stored replaces it (keeping its ``added`` time);
+    the same id twice in one batch: the later one wins.
+    """
+    removed: list[int] = []
+    new_ids: list[int] = []
+    with sync.rw.write():
+        with store.transaction():
+            for item in batch:
+                doc = item.planned.doc
+                found = store.find(doc.id)
+                added_at = None
+                if found is not None:
+                    added_at = store.added_at(found[0])
+                    removed.extend(store.delete_documents([found[0]]))
+                    report.updated += 1
+                else:
+                    report.added += 1
+                new_ids.extend(store.insert_document(
+                    doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
+                    content_hash=item.planned.digest, chunks=item.chunks, vectors=item.vectors, added=added_at,
+                ))
+                report.chunks += len(item.chunks)
+        generation = store.generation()
+        backend = sync.backend  # loaded by VectorSync.writing() before the first batch
+        assert backend is not None, "commit() runs inside VectorSync.writing()"
+        ids = np.array(new_ids, dtype=np.int64)
+        vectors = np.concatenate([item.vectors for item in batch]) if batch else np.zeros((0, sync.dimension))
+        if removed:
+            backend.remove(removed)
+            keep = ~np.isin(ids, removed)  # a chunk added and replaced within this batch
+            ids, vectors = ids[keep], vectors[keep]
+        backend.add(ids, vectors)
+        sync.committed(generation)
