@@ -57,6 +57,9 @@ CENTROID_COST = 0.03
 TRAIN_PER_LIST = 64
 TRAIN_MAX = 200_000
 KMEANS_ITERATIONS = 10
+# Up to this many vectors, a search probes every cell and refines every vector: exact, and
+# cheap at that size (codes trained on a few hundred vectors rank too coarsely to trust).
+EXACT_UP_TO = 1024
 # A filtered search over at most this many allowed vectors scores them all exactly.
 EXACT_FILTER_MAX = 20_000
 
@@ -337,16 +340,19 @@ class IVFVectors:
         """Top ``k`` per query: ``(scores, ids)``, -1 past the last hit; scores exact (refined).
 
         ``cosine`` scores are inner products of unit vectors; ``euclidean`` ranks the same
-        on unit vectors and is reported as ``1 / (1 + distance)``; ``manhattan`` does not,
-        so it is refused (the index answers it with an exact scan).
+        on unit vectors and is reported as ``1 / (1 + distance)``.  ``manhattan`` does not
+        rank the same: it is exact over the floats held in memory, and otherwise rescores
+        a deep cosine candidate list (approximate; an index answers it with an exact scan).
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
-        if metric not in ("cosine", "euclidean"):
-            raise ValueError(f"the {self.kind} index answers cosine and euclidean only, not {metric!r}")
+        if metric not in ("cosine", "euclidean", "manhattan"):
+            raise ValueError(f"unknown metric {metric!r}")
         n = self.size
         if n == 0 or k < 1:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         k = min(k, n)
+        if metric == "manhattan":
+            return self._manhattan(queries, k, allowed)
         if allowed is not None:
             allowed = np.unique(np.asarray(allowed, dtype=np.int64))
             if len(allowed) <= EXACT_FILTER_MAX:
@@ -356,12 +362,36 @@ class IVFVectors:
         depth = min(n, self.refine * max(k, CALIBRATION_K))
         params = faiss.SearchParametersIVF()
         params.nprobe = min(self.index.nlist, self.nprobe)
+        if n <= EXACT_UP_TO:
+            depth, params.nprobe = n, self.index.nlist
         if allowed is not None:  # a wide filter: probe more cells, in proportion to what it keeps
             params.nprobe = min(self.index.nlist, math.ceil(self.nprobe * n / max(len(allowed), 1)))
             params.sel = faiss.IDSelectorBatch(allowed)
         _, candidates = self.index.search(queries, depth, params=params)
         scores, ids = self._refine(queries, candidates, k)
         return self._metric(scores, ids, metric)
+
+    def _manhattan(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if self._floats is not None:
+            self._floats._consolidate()
+            ids, floats = self._floats.ids, self._floats.vectors
+        else:
+            params = faiss.SearchParametersIVF()
+            params.nprobe = min(self.index.nlist, 4 * self.nprobe)
+            _, found = self.index.search(queries, min(self.size, 10 * self.refine * max(k, CALIBRATION_K)),
+                                         params=params)
+            ids = np.unique(found[found >= 0])
+            floats = self._read(ids)
+        if allowed is not None:
+            keep = np.isin(ids, allowed)
+            ids, floats = ids[keep], floats[keep]
+        out_scores = np.zeros((len(queries), min(k, len(ids))), np.float32)
+        out_ids = np.full((len(queries), min(k, len(ids))), -1, np.int64)
+        for row, query in enumerate(queries):
+            distances = np.abs(floats - query).sum(1)
+            order = np.lexsort((ids, distances))[:k]
+            out_scores[row], out_ids[row] = 1.0 / (1.0 + distances[order]), ids[order]
+        return out_scores, out_ids
 
     @staticmethod
     def _metric(scores: np.ndarray, ids: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
