@@ -83,12 +83,36 @@ def make(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return chunks, query_vectors
 
 
+def from_index(db: Path, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk vectors an index database holds so far (format 1 or 2, read-only), with the
+    SciFact queries embedded by the bundled model: for when embedding everything takes too long."""
+    import sqlite3
+
+    from semsearch import Embedder
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    table = "chunk_vectors" if "chunk_vectors" in tables else "chunks"
+    blobs = [r[0] for r in conn.execute(f"SELECT vector FROM {table} ORDER BY id")]
+    chunks = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+    _, _, queries = corpus()
+    query_vectors = Embedder().encode(queries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, chunks=chunks, queries=query_vectors.astype(np.float32))
+    print(f"{len(chunks)} chunk vectors from {db}, {len(query_vectors)} queries: {path}")
+    return chunks, query_vectors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--from-index", type=Path, default=None,
+                        help="take the chunk vectors of this index database (e.g. a partial run) instead")
     args = parser.parse_args()
     path = args.out or cache_file()
-    if load(path) is None:
+    if args.from_index:
+        from_index(args.from_index, path)
+    elif load(path) is None:
         make(path)
     else:
         print(f"already made: {path}")
