@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,26 @@ def load(path: Path | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     data = np.load(path)
     return data["chunks"], data["queries"]
+
+
+def mixtures(real: np.ndarray, n: int, seed: int = 0, block: int = 100_000) -> Iterator[tuple[int, np.ndarray]]:
+    """``n`` synthetic unit vectors that behave like real ones, in blocks ``(start, vectors)``:
+    each a random convex mixture of 3 real vectors (weights ~ Dirichlet(1, 1, 1)), renormalised."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, block):
+        size = min(block, n - start)
+        picks = rng.integers(0, len(real), (size, 3))
+        weights = rng.dirichlet(np.ones(3), size).astype(np.float32)
+        x = np.einsum("nk,nkd->nd", weights, real[picks])
+        yield start, (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def synthetic(n: int, seed: int = 0) -> np.ndarray:
+    """:func:`mixtures` of the cached real vectors, all at once (SystemExit if not made yet)."""
+    loaded = load()
+    if loaded is None:
+        raise SystemExit(f"no real vectors at {cache_file()}: run bench/real_vectors.py first")
+    return np.concatenate([block for _, block in mixtures(loaded[0], n, seed)])
 
 
 def make(path: Path) -> tuple[np.ndarray, np.ndarray]:

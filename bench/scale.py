@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from common import add_repo_to_path, percentile, table, write_results
-from real_vectors import cache_file, load
+from real_vectors import cache_file, load, mixtures
 
 add_repo_to_path()
 from semsearch import Index  # noqa: E402
@@ -54,17 +54,6 @@ def rss_mb() -> float:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def mixtures(real: np.ndarray, n: int, seed: int = 0, block: int = 100_000):
-    """``n`` synthetic unit vectors, each a random convex mixture of 3 real ones, in blocks."""
-    rng = np.random.default_rng(seed)
-    for start in range(0, n, block):
-        size = min(block, n - start)
-        picks = rng.integers(0, len(real), (size, 3))
-        weights = rng.dirichlet(np.ones(3), size).astype(np.float32)
-        x = np.einsum("nk,nkd->nd", weights, real[picks])
-        yield start, (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def fill(index: Index, real: np.ndarray, n: int) -> float:

@@ -293,7 +293,8 @@ def describe_vector_index(v: dict) -> str:
     if cal:
         line += (f"; recall@{cal['k']} {cal['recall']:.3f} (95% CI {cal['low']:.3f}-{cal['high']:.3f}, "
                  f"{cal['queries']} held-out queries, {cal['size']} vectors, {cal['date'][:10]}; "
-                 f"target {cal['target']}{'' if cal['reached'] else ' NOT reached'})")
+                 f"target {cal['target']}: held-out >= {cal.get('required', cal['target'])}"
+                 f"{'' if cal['reached'] else ' NOT reached'})")
     return line
 
 

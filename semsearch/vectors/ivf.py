@@ -19,8 +19,10 @@ saved with the codes.
 nprobe and the refine depth are **calibrated**, never assumed: at every build, held-out
 stored vectors (a random sample, each searched with itself excluded) are ranked exactly
 by a streaming scan of every stored vector, and the cheapest (nprobe, refine) whose
-mean recall@10 reaches the target is kept, with the measured recall, its 95% confidence
-interval, the number of queries, the index size and the date (:class:`Calibration`).
+mean recall@10 reaches the target, with half the misses (real queries miss about twice
+as often as stored vectors: :data:`QUERY_MISS_FACTOR`), is kept, with the measured recall,
+its 95% confidence interval, the number of queries, the index size and the date
+(:class:`Calibration`).
 Because the refine is exact, recall after refine is the share of the true top k found
 among the candidates, so calibration needs no float reads.  :meth:`IVFVectors.maintenance`
 says when the index has doubled since (re-calibrate) or quadrupled since training, or
@@ -42,6 +44,11 @@ import faiss
 import numpy as np
 
 DEFAULT_RECALL = 0.95
+# Held-out stored vectors are easier queries than real ones (their neighbours are closer): on
+# 7.2k real MiniLM chunk vectors (SciFact), SciFact's real queries missed 1.7-2.5x as many
+# true neighbours as held-out stored vectors at the same nprobe.  So the calibration asks
+# the stored-vector queries to miss at most 1/2 of what the target allows (0.975 for 0.95).
+QUERY_MISS_FACTOR = 2.0
 CALIBRATION_K = 10
 CALIBRATION_QUERIES = 400
 MAGIC = b"SEMSIVF1"
@@ -95,6 +102,7 @@ class Calibration:
     size: int  # vectors in the index when measured
     date: str
     reached: bool
+    required: float = 0.0  # what the held-out stored vectors had to reach (see QUERY_MISS_FACTOR)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -446,6 +454,7 @@ class IVFVectors:
         nlist = self.index.nlist
         grid = sorted({min(nlist, p) for p in [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256,
                                                 384, 512, 768, 1024, 1536, 2048, 4096, nlist]})
+        required = 1.0 - (1.0 - self.target) / QUERY_MISS_FACTOR
         best: tuple[float, int, int, np.ndarray] | None = None
         fallback: tuple[float, int, int, np.ndarray] | None = None
         for nprobe in grid:
@@ -459,9 +468,9 @@ class IVFVectors:
                 cost = self._cost(nprobe, factor * k)
                 if fallback is None or mean > fallback[0] + 1e-12:
                     fallback = (mean, nprobe, factor, per_query)
-                if mean >= self.target and (best is None or cost < self._cost(best[1], best[2] * k)):
+                if mean >= required and (best is None or cost < self._cost(best[1], best[2] * k)):
                     best = (mean, nprobe, factor, per_query)
-            if best is not None and best[1] < nprobe and best[0] >= self.target:
+            if best is not None and best[1] < nprobe:
                 break  # larger nprobe only costs more
         chosen = best or fallback
         mean, nprobe, factor, per_query = chosen
@@ -471,6 +480,7 @@ class IVFVectors:
             target=self.target, k=k, nprobe=nprobe, refine=factor, recall=round(mean, 4), low=round(low, 4),
             high=round(high, 4), queries=len(query_ids), size=self.size,
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"), reached=best is not None,
+            required=round(required, 4),
         )
         return self.calibration
 
