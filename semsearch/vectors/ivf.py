@@ -366,8 +366,9 @@ class IVFVectors:
             if len(allowed) <= EXACT_FILTER_MAX:
                 scores, ids = self._exact_subset(queries, k, allowed)
                 return self._metric(scores, ids, metric)
-        # Refine as many as calibrated for k=10 however small k is: a smaller depth was never measured.
-        depth = min(n, self.refine * max(k, CALIBRATION_K))
+        # The calibrated depth for the top 10 (a smaller one was never measured), and for a larger
+        # k (ranking asks for 40 chunks to find 10 documents) twice k: ranks past 10 need less care.
+        depth = min(n, max(self.refine * CALIBRATION_K, 2 * k))
         params = faiss.SearchParametersIVF()
         params.nprobe = min(self.index.nlist, self.nprobe)
         if n <= EXACT_UP_TO:
