@@ -156,13 +156,16 @@ class VectorSync:
             start_generation = self.generation
             try:
                 yield backend
-            finally:
-                if self.generation != start_generation:
-                    try:
-                        if self.upkeep(self.backend):
-                            log.info("vector index: %s", vector_policy.describe(self.backend, self.policy, self.recall))
-                    finally:
-                        self.save(self.backend, self.generation)
+            except BaseException:
+                if self.generation != start_generation:  # keep what was committed; upkeep can wait
+                    self.save(self.backend, self.generation)
+                raise
+            if self.generation != start_generation:
+                try:
+                    if self.upkeep(self.backend):
+                        log.info("vector index: %s", vector_policy.describe(self.backend, self.policy, self.recall))
+                finally:
+                    self.save(self.backend, self.generation)
 
     def committed(self, generation: int) -> None:
         """Record that the in-memory vectors now match ``generation`` (call with :attr:`rw` held)."""
