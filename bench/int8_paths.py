@@ -26,7 +26,8 @@ import numpy as np
 from common import add_repo_to_path, corpus_texts, table, write_results
 
 add_repo_to_path()
-from semsearch.embedding import Embedder, OnnxEncoder  # noqa: E402
+from semsearch.embedding import Embedder  # noqa: E402
+from semsearch.onnx_queries import OnnxEncoder  # noqa: E402
 
 
 def torch_int8(embedder: Embedder) -> Embedder:

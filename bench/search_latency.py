@@ -89,7 +89,8 @@ def measure(size: int, texts: list[str], path: Path) -> tuple[dict, list[list], 
         by_torch.search(text, k=10, mode="dense")
 
     def ranking_only(vector):
-        return to_hits(index.store, index._dense(vector[None, :], 10, [], "cosine")[0])
+        with index._reading() as (store, backend):
+            return to_hits(store, index._dense(store, backend, vector[None, :], 10, [], "cosine")[0])
 
     timings = {
         "dense, with query embedding": timed(lambda t: index.search(t, k=10, mode="dense"), texts),

@@ -14,6 +14,17 @@ def default_overlap(chunk_size: int) -> int:
     return min(DEFAULT_CHUNK_OVERLAP, chunk_size // 4)
 
 
+def resolve_chunking(max_length: int, chunk_size: int | None, chunk_overlap: int | None) -> tuple[int, int]:
+    """The chunk size and overlap for a new index: the model's limit less [CLS] and [SEP] by default."""
+    limit = max_length - 2
+    size = chunk_size or limit
+    overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
+    check_chunking(size, overlap)
+    if size > limit:
+        raise SemsearchError(f"chunk size {size} exceeds the model's limit of {limit} tokens")
+    return size, overlap
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A slice ``text[start:end]`` of a document, in characters."""

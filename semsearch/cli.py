@@ -154,7 +154,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
             report = idx.add_documents(
                 read_inputs(inputs, fields, globs), batch_size=batch_size,
                 on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
-                on_progress=lambda p: update(p.documents, chunks=p.chunks, chunks_per_s=f"{p.chunks_per_second:.1f}"),
+                on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
+                                             chunks_per_s=f"{p.chunks_per_second:.1f}"),
             )
         counts = idx.counts()
     if as_json:

@@ -18,11 +18,11 @@ from .clustering import (
     Cluster,
     Clustering,
     check_params,
-    check_plot_path,
     compute,
     describe,
 )
 from .errors import InvalidArgument, NotFound, SemsearchError
+from .mapping import check_plot_path
 from .storing import ClusterFilter, Store, now
 
 log = logging.getLogger("semsearch")
@@ -103,7 +103,7 @@ def default_name(store: Store, method: str, params: dict) -> str:
 
 def draw(vectors, labels, clusters: list[Cluster], path, projection: str, seed: int, heading: str) -> dict:
     """Write the 2-D map of a run as a PNG."""
-    from .clustering import plot_map, project_2d
+    from .mapping import plot_map, project_2d
 
     started = time.perf_counter()
     log.info("projecting %d documents to 2-D with %s for the plot ...", len(vectors), projection.upper())

@@ -317,12 +317,11 @@ def sweep_beir(
     show_progress: bool = False,
 ) -> dict:
     """Score every layer recipe (dense retrieval) from ONE forward pass over corpus and queries."""
-    from .chunking import default_overlap
+    from .chunking import resolve_chunking
 
     dataset = load_beir(directory, split)
     embedder = Embedder(model, precision=precision)
-    size = chunk_size or embedder.max_length - 2
-    overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
+    size, overlap = resolve_chunking(embedder.max_length, chunk_size, chunk_overlap)
     started = time.perf_counter()
     chunk_texts, chunk_docs = [], []
     for number, doc in enumerate(dataset.corpus):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import keywords as kw
+from . import topics as tp
 from .chunking import chunk_text
 from .embedding import Embedder, normalised_mean
 from .errors import InvalidArgument, NotFound, SemsearchError
@@ -30,8 +31,10 @@ def check_keyword_options(method: str, n: int, diversity: float | None, max_word
     """Validate keyword options; returns the diversity to use."""
     if method not in kw.METHODS:
         raise InvalidArgument(f"unknown keyword method {method!r}: use one of {', '.join(kw.METHODS)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InvalidArgument(f"n must be a whole number of at least 1, not {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise InvalidArgument(f"n must be a whole number, not {n!r}")
+    if n < 1:
+        raise InvalidArgument(f"n must be at least 1, not {n}")
     if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= kw.MAX_WORDS:
         raise InvalidArgument(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words!r}")
     if pool is not None and method != "embed":
@@ -130,12 +133,14 @@ class Extractor:
                 if on_progress:
                     on_progress(done, total)
 
-    def topics(self, method: str, n: int, words: int, max_words: int, seed: int, max_iter: int) -> list[kw.Topic]:
+    def topics(self, method: str, n: int, words: int, max_words: int, seed: int, max_iter: int) -> list[tp.Topic]:
         if method not in TOPIC_METHODS:
             raise InvalidArgument(f"unknown topic method {method!r}: use one of {', '.join(TOPIC_METHODS)}")
         for name, value in (("n", n), ("words", words)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidArgument(f"{name} must be a whole number of at least 1, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidArgument(f"{name} must be a whole number, not {value!r}")
+            if value < 1:
+                raise InvalidArgument(f"{name} must be at least 1, not {value}")
         if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= kw.MAX_WORDS:
             raise InvalidArgument(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words!r}")
         ids, texts = [], []
@@ -145,7 +150,7 @@ class Extractor:
         if not texts:
             raise SemsearchError("the index has no documents")
         try:
-            topics, shares = kw.lda_topics(texts, n, top_words=words, max_words=max_words, seed=seed,
+            topics, shares = tp.lda_topics(texts, n, top_words=words, max_words=max_words, seed=seed,
                                            max_iter=max_iter)
         except ValueError as exc:
             raise SemsearchError(str(exc)) from None

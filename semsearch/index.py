@@ -30,7 +30,7 @@ from pathlib import Path
 
 from . import clusterings, ingest
 from . import keywords as kw
-from .chunking import check_chunking, default_overlap
+from .chunking import resolve_chunking
 from .clustering import DEFAULT_SEED, Clustering
 from .clusterings import ClusterRef
 from .embedding import Embedder, check_query_backend, load_tokenizer
@@ -43,6 +43,7 @@ from .reading import Document, Skipped
 from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
 from .settings import IndexSettings
 from .storing import Store
+from .topics import Topic
 from .vectors import METRICS, VectorBackend
 from .vectors import policy as vector_policy
 from .vectors.sync import FAISS_FILE, VectorSync
@@ -177,12 +178,7 @@ class Index:
 
     @staticmethod
     def _new_settings(embedder: Embedder, chunk_size: int | None, chunk_overlap: int | None) -> dict:
-        limit = embedder.max_length - 2  # room for [CLS] and [SEP]
-        size = chunk_size or limit
-        overlap = default_overlap(size) if chunk_overlap is None else chunk_overlap
-        check_chunking(size, overlap)
-        if size > limit:
-            raise InvalidArgument(f"chunk size {size} exceeds the model's limit of {limit} tokens")
+        size, overlap = resolve_chunking(embedder.max_length, chunk_size, chunk_overlap)
         return {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
 
     def _check_index_type(self, index_type: str | None, recall: float | None) -> None:
@@ -352,18 +348,26 @@ class Index:
             with terminal_bar("Indexing", "doc") as update:
                 return self.add_documents(
                     documents, batch_size=batch_size, on_skip=on_skip, executor=executor,
-                    on_progress=lambda p: update(p.documents, chunks=p.chunks,
+                    on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
                                                  chunks_per_s=f"{p.chunks_per_second:.1f}"),
                 )
         report = AddReport()
         local = executor is None
-        executor = executor or LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
         started = time.perf_counter()
-        seen = 0
+        seen = embedded = 0
 
         def tell() -> None:
             if on_progress:
-                on_progress(Progress(seen, report.chunks, time.perf_counter() - started))
+                on_progress(Progress(seen, report.chunks, time.perf_counter() - started, max(embedded, report.chunks)))
+
+        def count_embedded(n: int) -> None:
+            nonlocal embedded
+            embedded += n
+            tell()
+
+        if executor is None:
+            executor = LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
+            executor.on_embedded = count_embedded
 
         def counted() -> Iterator[Document | Skipped]:
             nonlocal seen
@@ -707,7 +711,7 @@ class Index:
         max_words: int = 1,
         seed: int = 0,
         max_iter: int = 20,
-    ) -> list[kw.Topic]:
+    ) -> list[Topic]:
         """Topics of the whole corpus, largest first: top words, share of the corpus, documents.
 
         ``lda``: scikit-learn LatentDirichletAllocation with ``n`` topics over the

@@ -104,6 +104,7 @@ class Progress:
     documents: int  # seen so far: new, changed, unchanged and skipped
     chunks: int  # committed so far
     seconds: float
+    embedded: int = 0  # chunks embedded so far (ahead of ``chunks`` while a batch is in the model)
 
     @property
     def chunks_per_second(self) -> float:
@@ -122,6 +123,7 @@ class LocalExecutor:
         self._encoder: Encoder | None = None
         self._tokenizer = None
         self.batch_size = batch_size
+        self.on_embedded: Callable[[int], None] | None = None  # chunks embedded, as they are
         self.embedding_seconds = 0.0
         self.load_seconds = 0.0  # loading the model is not part of the work reported
 
@@ -133,9 +135,16 @@ class LocalExecutor:
                        for p in batch]
             if self._encoder is None:
                 self._encoder = self._load(self._encoder_factory)
-            started = time.perf_counter()
-            vectors = self._encoder.encode([c.text for chunks in chunked for c in chunks], batch_size=self.batch_size)
-            self.embedding_seconds += time.perf_counter() - started
+            texts = [c.text for chunks in chunked for c in chunks]
+            parts = []
+            # In slices, so a single huge document reports progress as it goes.
+            for start in range(0, len(texts), COMMIT_CHUNKS):
+                started = time.perf_counter()
+                parts.append(self._encoder.encode(texts[start : start + COMMIT_CHUNKS], batch_size=self.batch_size))
+                self.embedding_seconds += time.perf_counter() - started
+                if self.on_embedded:
+                    self.on_embedded(len(parts[-1]))
+            vectors = np.concatenate(parts) if parts else np.zeros((0, settings.dimension), np.float32)
             yield list(_split(batch, chunked, vectors))
 
     def _load(self, factory: Callable[[], object]):

@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 
 from .embedding import normalised_mean
 from .errors import SemsearchError
@@ -188,7 +187,6 @@ class Store:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self.conn = connection
-        self.db = sqlite_utils.Database(connection)
         self._term_delta: dict[str, int] = {}  # document-frequency changes of the open transaction
 
     @classmethod
@@ -219,7 +217,7 @@ class Store:
     @classmethod
     def open(cls, path: Path) -> Store:
         store = cls.connect(path)
-        if "settings" not in store.db.table_names():
+        if "settings" not in store.table_names():
             raise SemsearchError(f"{path} is not a semsearch index database")
         version = store.settings().get("format_version")
         if version == 1:
@@ -231,7 +229,7 @@ class Store:
             raise SemsearchError(
                 f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
             )
-        if not set(CLUSTER_TABLES) <= set(store.db.table_names()):
+        if not set(CLUSTER_TABLES) <= set(store.table_names()):
             with store.transaction(bump=False):
                 for statement in _statements(CLUSTER_SCHEMA):
                     store.conn.execute(statement)
@@ -244,6 +242,9 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
 
     # -- settings -------------------------------------------------------------
     def settings(self) -> dict:
@@ -632,7 +633,7 @@ class Store:
 
     def term_df_current(self) -> bool:
         """Whether ``term_df`` exists and is exact for the current generation."""
-        if "term_df" not in self.db.table_names():
+        if "term_df" not in self.table_names():
             return False
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'term_df_generation'").fetchone()
         return row is not None and int(json.loads(row[0])) == self.generation()

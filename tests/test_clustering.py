@@ -21,9 +21,9 @@ from semsearch.clustering import (
     kmeans,
     knee,
     mean_cosine,
-    plot_map,
     renumber_by_size,
 )
+from semsearch.mapping import plot_map
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -19,7 +19,6 @@ from semsearch.keywords import (
     document_terms,
     embed,
     embed_pool,
-    lda_topics,
     mmr,
     pagerank,
     phrases,
@@ -28,6 +27,7 @@ from semsearch.keywords import (
     word_ranks,
 )
 from semsearch.storing import Store
+from semsearch.topics import lda_topics
 
 from .conftest import SAMPLE_DATA
 
