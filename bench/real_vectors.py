@@ -66,13 +66,37 @@ def load(path: Path | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     return data["chunks"], data["queries"]
 
 
-def mixtures(real: np.ndarray, n: int, seed: int = 0, block: int = 100_000) -> Iterator[tuple[int, np.ndarray]]:
-    """``n`` synthetic unit vectors that behave like real ones, in blocks ``(start, vectors)``:
-    each a random convex mixture of 3 real vectors (weights ~ Dirichlet(1, 1, 1)), renormalised."""
+def neighbours(real: np.ndarray, k: int = 10) -> np.ndarray:
+    """Each real vector's ``k`` nearest other real vectors (exact, by cosine)."""
+    out = np.empty((len(real), k), np.int64)
+    for start in range(0, len(real), 2048):
+        scores = real[start : start + 2048] @ real.T
+        scores[np.arange(len(scores)), np.arange(start, start + len(scores))] = -np.inf
+        out[start : start + 2048] = np.argpartition(-scores, k, axis=1)[:, :k]
+    return out
+
+
+def mixtures(real: np.ndarray, n: int, seed: int = 0, block: int = 100_000,
+             local: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+    """``n`` synthetic unit vectors that behave like real ones, in blocks ``(start, vectors)``.
+
+    Each is a random convex mixture (weights ~ Dirichlet(1, 1, 1), renormalised) of 3 real
+    vectors: with ``local`` (the default) a random real vector and 2 of its 10 nearest real
+    neighbours, so the points stay on the real vectors' manifold (topics keep their shape);
+    otherwise 3 random real vectors, which fills the space between topics (intrinsically
+    higher-dimensional, harder for IVF than real data: 100k of them needed nprobe 256 of
+    1,264 cells for recall 0.95, real vectors 32 of 236).
+    """
     rng = np.random.default_rng(seed)
+    near = neighbours(real) if local else None
     for start in range(0, n, block):
         size = min(block, n - start)
-        picks = rng.integers(0, len(real), (size, 3))
+        if near is None:
+            picks = rng.integers(0, len(real), (size, 3))
+        else:
+            anchors = rng.integers(0, len(real), size)
+            others = near[anchors[:, None], rng.integers(0, near.shape[1], (size, 2))]
+            picks = np.concatenate([anchors[:, None], others], axis=1)
         weights = rng.dirichlet(np.ones(3), size).astype(np.float32)
         x = np.einsum("nk,nkd->nd", weights, real[picks])
         yield start, (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)

@@ -4,8 +4,10 @@ Two parts, kept apart on purpose:
 
 - **Systems figures** (build time, index bytes, RSS, latency) on synthetic vectors that
   behave like real ones: each synthetic vector is a random convex mixture of 3 real
-  MiniLM chunk vectors (weights ~ Dirichlet(1, 1, 1), renormalised), drawn from the
-  ~20k real vectors of ``bench/real_vectors.py`` (so 1M synthetic = ~50 per real one).
+  MiniLM chunk vectors (weights ~ Dirichlet(1, 1, 1), renormalised): a random real vector
+  and 2 of its 10 nearest real neighbours (``--global-mixtures``: 3 random real vectors,
+  a harder, flatter distribution), drawn from the real vectors of ``bench/real_vectors.py``
+  (9.2k here, so 1M synthetic = ~110 per real one).
   Queries: SciFact's real query vectors.  A real index (SQLite + vector file) is filled
   by bulk SQL (one-chunk documents; the writer has its own bench, ``bench/writer.py``),
   then searched one query at a time: the vector search alone (k=10, and 40 = what
@@ -40,6 +42,7 @@ from semsearch import Index  # noqa: E402
 from semsearch.searching import to_hits  # noqa: E402
 from semsearch.vectors import FlatVectors, IVFPQVectors, IVFVectors  # noqa: E402
 from semsearch.vectors.ivf import exact_top  # noqa: E402
+from semsearch.vectors.policy import StoredVectors  # noqa: E402
 
 BACKENDS = {"ivf": IVFVectors, "ivfpq": IVFPQVectors}
 
@@ -56,11 +59,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fill(index: Index, real: np.ndarray, n: int) -> float:
+def fill(index: Index, real: np.ndarray, n: int, local: bool = True) -> float:
     """Bulk SQL into the index's tables: one document and one chunk per vector."""
     conn = index.store.conn
     started = time.perf_counter()
-    for start, block in mixtures(real, n):
+    for start, block in mixtures(real, n, local=local):
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
             "INSERT INTO documents (pk, id, title, source, text, metadata, content_hash, chunk_count, added, updated) "
@@ -95,11 +98,12 @@ def recall_at(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f[f >= 0]) & set(t[t >= 0])) / max(1, (t >= 0).sum()) for f, t in zip(found, truth)]))
 
 
-def measure(size: int, real: np.ndarray, queries: np.ndarray, kinds: list[str], path: Path) -> tuple[dict, list]:
+def measure(size: int, real: np.ndarray, queries: np.ndarray, kinds: list[str], path: Path,
+            nlist: int | None = None, local: bool = True) -> tuple[dict, list]:
     figures: dict = {"size": size}
     rows = []
     index = Index.open(path, index_type="exact")
-    figures["fill_seconds"] = fill(index, real, size)
+    figures["fill_seconds"] = fill(index, real, size, local)
     db_bytes = sum(p.stat().st_size for p in path.glob("index.db*"))
     figures["database_bytes"] = db_bytes
 
@@ -141,7 +145,12 @@ def measure(size: int, real: np.ndarray, queries: np.ndarray, kinds: list[str], 
         cls = BACKENDS[kind]
         started = time.perf_counter()
         with index.store.snapshot():
-            backend = index._sync.build(index.store, cls)
+            if nlist is None:  # exactly as the index builds it
+                backend = index._sync.build(index.store, cls)
+            else:
+                sync = index._sync
+                backend = cls.build(real.shape[1], StoredVectors(index.store, real.shape[1]), nlist=nlist,
+                                    recall=sync.recall, fetch=sync.fetch, size=size)
         build = time.perf_counter() - started
         backend.save(path / f"{kind}.ivf")
         figures[kind] = search_figures(f"{kind} (calibrated, refine from SQLite)", backend, build,
@@ -188,6 +197,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--types", default="ivf,ivfpq")
     parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--global-mixtures", action="store_true", help="mix 3 random real vectors, not neighbours")
+    parser.add_argument("--nlist", type=int, default=None, help="IVF cells (default 4 sqrt N, as the index)")
+    parser.add_argument("--name", default=None, help="results file name (default scale / scale_real)")
     args = parser.parse_args()
     loaded = load()
     if loaded is None:
@@ -195,7 +207,8 @@ def main() -> None:
     real, query_vectors = loaded
     queries = query_vectors[: args.queries]
     kinds = [k for k in args.types.split(",") if k]
-    figures: dict = {"generator": "convex mixtures of 3 real MiniLM chunk vectors, Dirichlet(1,1,1) weights",
+    figures: dict = {"generator": "convex mixtures (Dirichlet(1,1,1)) of 3 real MiniLM chunk vectors: "
+                                  + ("3 random ones" if args.global_mixtures else "one and 2 of its 10 nearest"),
                      "real_vectors": len(real), "queries": len(queries), "threads": 1, "sizes": {}}
     if not args.skip_real:
         figures["real"], real_rows = real_recall(real, query_vectors, kinds)
@@ -205,7 +218,8 @@ def main() -> None:
     all_rows = []
     for size in (int(s) for s in args.sizes.split(",") if s):
         with tempfile.TemporaryDirectory(dir=os.environ.get("SCALE_TMP")) as scratch:
-            figures["sizes"][size], rows = measure(size, real, queries, kinds, Path(scratch) / "index")
+            figures["sizes"][size], rows = measure(size, real, queries, kinds, Path(scratch) / "index", args.nlist,
+                                                   not args.global_mixtures)
         all_rows.extend(rows)
         print(table(rows, ["chunks", "vectors", "build s", "file MB", "RSS MB", "vec p50", "vec p95",
                            "dense p50", "dense p95"]), flush=True)
@@ -213,7 +227,7 @@ def main() -> None:
     print(table(all_rows, ["chunks", "vectors", "build s", "file MB", "RSS MB", "vec p50", "vec p95",
                            "dense p50", "dense p95"]))
     print("targets at 1M: approximate vector p50 <= 2 ms, dense p50 <= 5 ms, >= 10x faster than exact")
-    name = "scale" if figures["sizes"] else "scale_real"  # --sizes '': the real-vector recall part only
+    name = args.name or ("scale" if figures["sizes"] else "scale_real")  # --sizes '': the real-vector part
     print(f"wrote {write_results(name, json.loads(json.dumps(figures, default=float)))}")
 
 

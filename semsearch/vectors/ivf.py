@@ -19,8 +19,8 @@ saved with the codes.
 nprobe and the refine depth are **calibrated**, never assumed: at every build, held-out
 stored vectors (a random sample, each searched with itself excluded) are ranked exactly
 by a streaming scan of every stored vector, and the cheapest (nprobe, refine) whose
-mean recall@10 reaches the target, with half the misses (real queries miss about twice
-as often as stored vectors: :data:`QUERY_MISS_FACTOR`), is kept, with the measured recall,
+mean recall@10 reaches the target with a third of the misses (real queries miss 2-5x as
+often as stored vectors: :data:`QUERY_MISS_FACTOR`) is kept, with the measured recall,
 its 95% confidence interval, the number of queries, the index size and the date
 (:class:`Calibration`).
 Because the refine is exact, recall after refine is the share of the true top k found
@@ -45,10 +45,12 @@ import numpy as np
 
 DEFAULT_RECALL = 0.95
 # Held-out stored vectors are easier queries than real ones (their neighbours are closer): on
-# 7.2k real MiniLM chunk vectors (SciFact), SciFact's real queries missed 1.7-2.5x as many
-# true neighbours as held-out stored vectors at the same nprobe.  So the calibration asks
-# the stored-vector queries to miss at most 1/2 of what the target allows (0.975 for 0.95).
-QUERY_MISS_FACTOR = 2.0
+# 9.2k real MiniLM chunk vectors (SciFact), SciFact's real queries missed 2-5x as many true
+# neighbours as held-out stored vectors at the same settings (more at higher targets, and
+# more with PQ codes).  With a factor of 2, real queries got 0.955 at a 0.95 target with SQ8
+# codes but 0.939 with PQ; so the stored-vector queries must miss at most a third of what
+# the target allows (0.983 for 0.95).  bench/scale.py measures both.
+QUERY_MISS_FACTOR = 3.0
 CALIBRATION_K = 10
 CALIBRATION_QUERIES = 400
 MAGIC = b"SEMSIVF1"
