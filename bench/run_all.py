@@ -21,6 +21,7 @@ SCRIPTS = [
     ("int8_paths", [], ["--docs", "16", "--rounds", "1"]),
     ("ingestion", [], ["--docs", "32", "--rounds", "1"]),
     ("search_latency", [], ["--sizes", "10000", "--queries", "30"]),
+    ("distributed", [], ["--docs", "64"]),
     ("scifact_retrieval", [], None),
     ("clustering_agnews", [], None),
     ("keyphrases_inspec", [], None),

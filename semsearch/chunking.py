@@ -51,23 +51,65 @@ def chunk_text(text: str, tokenizer, chunk_size: int, chunk_overlap: int = DEFAU
     every chunk is a verbatim slice of the document (and makes a faithful snippet).
     A window is moved back to the start of a word rather than open on a word piece.
     """
+    return [chunk for chunk, _ in _windows(text, tokenizer, chunk_size, chunk_overlap)]
+
+
+def chunk_ids(
+    text: str, tokenizer, chunk_size: int, chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
+) -> tuple[list[Chunk], list[list[int]]]:
+    """:func:`chunk_text` and each chunk's token ids (no special tokens), tokenising once.
+
+    The ids are exactly ``tokenizer(chunk.text, add_special_tokens=False)``, so
+    ``Embedder.encode_ids`` gives the vectors ``Embedder.encode`` gives the texts.  A
+    WordPiece tokenizer splits words independently of their neighbours, so a window's
+    slice of the document's ids is its own tokenisation, except where the window cuts a
+    word (at its end, or at its start when one word is longer than the step): only those
+    chunks (and every chunk of other tokenizers, whose pieces depend on context) are
+    tokenised again.
+    """
+    chunks, ids = [], []
+    reusable = _context_free(tokenizer)
+    for chunk, window in _windows(text, tokenizer, chunk_size, chunk_overlap):
+        if window is None or not reusable:
+            window = tokenizer(chunk.text, add_special_tokens=False, verbose=False)["input_ids"]
+        chunks.append(chunk)
+        ids.append(list(window))
+    return chunks, ids
+
+
+def _context_free(tokenizer) -> bool:
+    """Whether a word's pieces never depend on its neighbours (BERT's pre-tokenizer + WordPiece)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return False
+    return type(backend.pre_tokenizer).__name__ == "BertPreTokenizer" and type(backend.model).__name__ == "WordPiece"
+
+
+def _windows(text: str, tokenizer, chunk_size: int, chunk_overlap: int):
+    """Yield ``(chunk, ids)``: the window's ids when it holds whole words, else None."""
     check_chunking(chunk_size, chunk_overlap)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     offsets = encoded["offset_mapping"]
+    input_ids = encoded["input_ids"]
     if len(offsets) <= chunk_size:
         stripped = text.strip()
         start = text.find(stripped) if stripped else 0
-        return [Chunk(0, start, start + len(stripped), stripped)]
+        yield Chunk(0, start, start + len(stripped), stripped), input_ids
+        return
     word_ids = encoded.word_ids() if hasattr(encoded, "word_ids") else [None] * len(offsets)
-    chunks: list[Chunk] = []
+    position = 0
     first = 0
     step = chunk_size - chunk_overlap
     while True:
         last = min(first + chunk_size, len(offsets))
         start, end = offsets[first][0], offsets[last - 1][1]
-        chunks.append(Chunk(len(chunks), start, end, text[start:end]))
+        opens = first == 0 or word_ids[first] is None or word_ids[first] != word_ids[first - 1]
+        closes = last == len(offsets) or word_ids[last] is None or word_ids[last] != word_ids[last - 1]
+        whole = opens and closes
+        yield Chunk(position, start, end, text[start:end]), (input_ids[first:last] if whole else None)
+        position += 1
         if last == len(offsets):
-            return chunks
+            return
         following = first + step
         # Back up to the first piece of the word so no window opens on "##ing".
         while following > first + 1 and word_ids[following] is not None \

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
+import sqlite3
 import sys
 import textwrap
 from pathlib import Path
@@ -15,13 +17,15 @@ from . import __version__
 from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
 from .errors import SemsearchError
-from .index import DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
+from .index import DB_FILE, DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
+from .integrity import translate
 from .keywords import DEFAULT_DIVERSITY, MAX_WORDS, Keyword
 from .keywords import METHODS as KEYWORD_METHODS
 from .progress import terminal_bar
 from .queries import batch_record, parse_where, read_query_file
-from .reading import RecordFields, read_inputs
+from .reading import DEFAULT_MAX_DOCUMENT_BYTES, RecordFields, read_inputs
 from .searching import MODES, Hit
+from .validation import clean_json
 from .vectors import METRICS
 from .vectors.policy import POLICIES as INDEX_TYPES
 
@@ -34,15 +38,38 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SemsearchError as exc:
             raise click.ClickException(str(exc)) from None
+        except (sqlite3.Error, OSError, RuntimeError) as exc:
+            # A full disk, a read-only or damaged index met outside the checked paths: say so plainly.
+            better = translate(exc, _index_file(ctx))
+            if better is None:
+                raise
+            raise click.ClickException(str(better)) from None
         except KeyboardInterrupt:
             click.echo("Interrupted: everything reported done is saved; re-run to continue.", err=True)
             sys.exit(130)
 
 
+def _index_file(ctx: click.Context) -> Path:
+    """The database of the index the command was run on (for error messages)."""
+    return Path(ctx.meta.get("semsearch.index_path") or DEFAULT_INDEX_DIR) / DB_FILE
+
+
+def _remember_index(ctx, param, value):
+    ctx.meta["semsearch.index_path"] = value  # meta is shared by every context of one run
+    return value
+
+
+def _finite(ctx, param, value):
+    """--min-score and friends: a number that compares (NaN drops every hit, silently)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 def index_option(f):
     return click.option(
         "-i", "--index", "index_path", type=click.Path(file_okay=False, path_type=Path),
-        envvar=INDEX_ENV_VAR, default=DEFAULT_INDEX_DIR, show_default=True,
+        envvar=INDEX_ENV_VAR, default=DEFAULT_INDEX_DIR, show_default=True, callback=_remember_index,
         help=f"Index directory (or set ${INDEX_ENV_VAR}).",
     )(f)
 
@@ -51,8 +78,13 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
 
 
+def _dumps(data, **kwargs) -> str:
+    """Strict JSON: NaN and Infinity (which JSON lacks and strict parsers refuse) become null."""
+    return json.dumps(clean_json(data, "output"), ensure_ascii=False, allow_nan=False, **kwargs)
+
+
 def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(_dumps(data, indent=2))
 
 
 def _parse_where(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -68,7 +100,8 @@ def _print_hits(hits: list[Hit]) -> None:
         return
     width = shutil.get_terminal_size((100, 20)).columns
     for rank, hit in enumerate(hits, start=1):
-        heading = f"{rank:>3}  {hit.score:.4f}  {hit.id}"
+        page = f"p. {hit.page}  " if hit.page is not None else ""  # before the id, which can be long
+        heading = f"{rank:>3}  {hit.score:.4f}  {page}{hit.id}"
         if hit.title and hit.title != hit.id:
             heading += f"  {hit.title}"
         click.echo(click.style(heading[:width], bold=True))
@@ -125,15 +158,28 @@ def cli(quiet: bool) -> None:
 @click.option("--recall", type=click.FloatRange(0.5, 1.0), help="Recall@10 target the approximate index is "
               "calibrated to, for a NEW index (default 0.95).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
+@click.option("--device", help="Where the model runs: auto, cpu (default), cuda, cuda:N, mps. Not stored "
+              "in the index. With --ray: the workers' device (default cuda with --gpus-per-worker, else cpu).")
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS", help="Chunk and embed on a Ray cluster: auto "
+              "($RAY_ADDRESS, else the Ray started on this machine, else a new local one) or its address. "
+              "Needs pip install 'semsearch[ray]'.")
+@click.option("--workers", type=click.IntRange(1), help="With --ray: embedding workers (default: one per GPU "
+              "with --gpus-per-worker, else one per CPU of the cluster).")
+@click.option("--gpus-per-worker", type=click.FloatRange(0), default=0, show_default=True,
+              help="With --ray: GPUs each worker holds (0: workers embed on CPUs).")
+@click.option("--max-document-bytes", type=click.IntRange(1), default=DEFAULT_MAX_DOCUMENT_BYTES, show_default=True,
+              help="Skip any document (a text file, a JSON line, a CSV row, standard input) larger than this.")
 @click.option("--strict", is_flag=True, help="Exit with an error if any input was skipped.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, index_type, recall, batch_size, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, index_type, recall, batch_size, max_document_bytes, device,
+          ray_address, workers, gpus_per_worker, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
-    Reads .txt, .md, .html, and records from .jsonl, .json and .csv. Unchanged
-    documents are skipped; changed ones are re-embedded. Unusable inputs are
+    Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
+    from .jsonl, .json and .csv. Unchanged documents are skipped (a PDF or Office
+    file by its bytes, before it is read); changed ones are re-embedded. Unusable inputs are
     skipped with one line each and a summary. Settings (--model, --layers,
     --pooling, --chunk-*) apply when the index is created and are stored in it.
 
@@ -143,23 +189,45 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
       semsearch index corpus.jsonl --id-field _id --text-field title,text
       semsearch index notes/ --glob '*.md' -i ~/indexes/notes
       cat posts.jsonl | semsearch index - --text-field body
+      semsearch index corpus/ --device cuda
+      semsearch index corpus/ --ray auto --gpus-per-worker 1
     """
+    if ray_address is None and (workers is not None or gpus_per_worker):
+        raise click.UsageError("--workers and --gpus-per-worker need --ray")
+    executor = None
+    if ray_address is not None:
+        from .distributed import RayExecutor, require_ray
+
+        require_ray()  # before anything is read or loaded
+        executor = RayExecutor(ray_address, workers=workers, gpus_per_worker=gpus_per_worker,
+                               batch_size=batch_size, device=device)
+        device = None  # the workers' device; this process only writes
     fields = RecordFields(text=tuple(f.strip() for f in text_field.split(",") if f.strip()),
                           id=id_field, title=title_field)
-    with Index.open(index_path, model=model, layers=layers, pooling=pooling,
-                    chunk_size=chunk_size, chunk_overlap=chunk_overlap, precision=precision,
-                    index_type=index_type, recall=recall) as idx:
-        show = sys.stderr.isatty() if progress is None else progress
-        with terminal_bar("Indexing", "doc", enabled=show) as update:
-            report = idx.add_documents(
-                read_inputs(inputs, fields, globs), batch_size=batch_size,
-                on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
-                on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
-                                             chunks_per_s=f"{p.chunks_per_second:.1f}"),
-            )
-        counts = idx.counts()
+    try:
+        with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
+                        chunk_overlap=chunk_overlap, precision=precision, device=device,
+                        index_type=index_type, recall=recall) as idx:
+            show = sys.stderr.isatty() if progress is None else progress
+            with terminal_bar("Indexing", "doc", enabled=show) as update:
+                report = idx.add_documents(
+                    read_inputs(inputs, fields, globs, defer=True, max_document_bytes=max_document_bytes),
+                    batch_size=batch_size, executor=executor,
+                    on_skip=lambda s: click.echo(f"semsearch: {s}", err=True),
+                    on_progress=lambda p: update(p.documents, chunks=p.chunks, embedded=p.embedded,
+                                                 chunks_per_s=f"{p.chunks_per_second:.1f}"),
+                )
+            counts = idx.counts()
+    finally:
+        if executor is not None:
+            executor.close()
+    extra = {}
+    if executor is not None:
+        extra = {"ray": {"startup_seconds": round(executor.stats.startup_seconds, 3),
+                         "workers": len(executor.stats.workers), "resent_batches": executor.stats.resent}}
     if as_json:
-        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()}})
+        _echo_json({**report.to_dict(), "index": str(index_path), **{f"total_{k}": v for k, v in counts.items()},
+                    **extra})
     else:
         rate = report.chunks / report.seconds if report.seconds else 0.0
         click.echo(
@@ -182,7 +250,7 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
               help="Similarity for the dense side (distances are shown as 1/(1+d)).")
 @click.option("--where", multiple=True, metavar="FIELD=VALUE",
               help="Only documents whose metadata FIELD equals VALUE (repeatable; also id, title, source).")
-@click.option("--min-score", type=float, help="Drop hits scoring below this.")
+@click.option("--min-score", type=float, callback=_finite, help="Drop hits scoring below this.")
 @click.option("--cluster", metavar="NAME:LABEL",
               help="Only documents in cluster LABEL of the stored clustering NAME (see `semsearch clusters`).")
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -213,7 +281,7 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
             results = idx.search_many([q for _, q in queries], k, mode=mode, where=filters,
                                       min_score=min_score, metric=metric, cluster=cluster, exact=exact)
             for (query_id, text), hits in zip(queries, results):
-                out.write(json.dumps(batch_record(query_id, text, hits), ensure_ascii=False) + "\n")
+                out.write(_dumps(batch_record(query_id, text, hits)) + "\n")
             return
         hits = idx.search(query, k, mode=mode, where=filters, min_score=min_score, metric=metric, cluster=cluster,
                           exact=exact)
@@ -513,7 +581,7 @@ def _print_clustering(idx: Index, result: Clustering, cluster: int | None = None
 
 
 def _keywords_record(doc_id: str | None, found: list[Keyword]) -> str:
-    return json.dumps({"id": doc_id, "keywords": [k.to_dict() for k in found]}, ensure_ascii=False)
+    return _dumps({"id": doc_id, "keywords": [k.to_dict() for k in found]})
 
 
 def _print_keywords(found: list[Keyword]) -> None:
@@ -558,7 +626,9 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
     if out is not None and not all_documents:
         raise click.UsageError("--out goes with --all")
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read(DEFAULT_MAX_DOCUMENT_BYTES + 1)  # bounded: `< /dev/zero` must end
+        if len(text) > DEFAULT_MAX_DOCUMENT_BYTES:
+            raise click.UsageError(f"standard input is longer than {DEFAULT_MAX_DOCUMENT_BYTES:,} characters")
     with Index.open(index_path, create=False) as idx:
         if all_documents:
             show = sys.stderr.isatty() if progress is None else progress
@@ -632,7 +702,8 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     """
     with Index.open(index_path, create=False) as idx:
         result = idx.cluster(
-            method, k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
+            method, k=_number_or_auto(k, int, "-k"), k_max=k_max, eps=_number_or_auto(eps, float, "--eps"),
+            min_samples=min_samples, min_cluster_size=min_cluster_size,
             reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, name=name, plot=plot,
             plot_projection=plot_projection, show_progress=sys.stderr.isatty() if progress is None else progress,
         )
@@ -644,6 +715,19 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     click.echo(f"\nStored as {result.name!r}{replaced}: `semsearch clusters show {result.name}`.", err=True)
     if result.plot:
         click.echo(f"Map of {result.plot['points']} documents written to {result.plot['path']}.", err=True)
+
+
+def _number_or_auto(value: str | None, kind, option: str):
+    if value is None or value.strip().lower() == "auto":
+        return value
+    try:
+        number = kind(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a {'whole ' if kind is int else ''}number or auto",
+                                 param_hint=option) from None
+    if not math.isfinite(number):
+        raise click.BadParameter(f"{value!r} is not a finite number", param_hint=option)
+    return number
 
 
 def _group_index(ctx: click.Context, index_path: Path) -> Path:
@@ -787,6 +871,149 @@ def topics(index_path, method, n, words, show_documents, only_topic, seed, as_js
         if show_documents:
             for doc_id, share in topic.documents:
                 click.echo(f"    {share:.3f}  {doc_id}")
+
+
+
+# -- serving ------------------------------------------------------------------------------
+def _token_store(index_path: Path):
+    from .index import DB_FILE
+    from .tokens import TokenStore
+
+    if not (index_path / DB_FILE).exists():
+        raise SemsearchError(f"no index at {index_path}: create one with `semsearch index -i {index_path} FILES...`")
+    return TokenStore(index_path / DB_FILE)
+
+
+@cli.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback needs tokens (or --public).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--public", is_flag=True, help="Serve reads without a token on any address (writes still need one).")
+@click.option("--cors", "cors", multiple=True, metavar="ORIGIN",
+              help="Allow browser pages from ORIGIN to call the API (repeatable; default: CORS off).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Another Host header to accept, e.g. a name a proxy forwards (repeatable).")
+@click.option("--rate", type=click.FloatRange(0), default=50.0, show_default=True,
+              help="Requests per second per client before 429 (0 = no limit).")
+@click.option("--burst", type=click.IntRange(1), default=200, show_default=True, help="Burst above --rate.")
+@click.option("--deadline", type=click.FloatRange(0.1), default=30.0, show_default=True,
+              help="Seconds before a request gets 504.")
+@click.option("--batching/--no-batching", default=True, show_default=True,
+              help="Answer concurrent searches in one forward pass (a few ms window).")
+@click.option("--batch-window", type=click.FloatRange(0), default=4.0, show_default=True,
+              help="Milliseconds a search waits for others to batch with.")
+def serve(index_path, host, port, public, cors, allow_hosts, rate, burst, deadline, batching, batch_window):
+    """Serve the index over HTTP: a JSON API and a web page, from this package.
+
+    Binds 127.0.0.1 (this machine only). Without tokens the server is read-only;
+    writes need a token from `semsearch tokens create --scope write`. Open
+    http://127.0.0.1:8765/ for the page, /api/v1/docs for the API.
+
+    \b
+    Examples:
+      semsearch serve
+      semsearch serve -i ~/indexes/notes --port 9000
+      semsearch serve --host 0.0.0.0 --allow-host search.example.org   # needs tokens
+      curl 'http://127.0.0.1:8765/api/v1/search?q=glaciers&k=3'
+    """
+    import uvicorn
+
+    from .server import ServerConfig, create_app
+    from .server.auth import is_loopback
+
+    with _token_store(index_path) as store:
+        has_tokens = store.any_active()
+    if not is_loopback(host) and not (has_tokens or public):
+        raise click.ClickException(
+            f"refusing to serve on {host}: anyone who can reach it could read the index. Create a token "
+            "first (`semsearch tokens create --scope read`), or pass --public to serve reads to everyone."
+        )
+    config = ServerConfig(host=host, port=port, public=public, cors=tuple(cors), allow_hosts=tuple(allow_hosts),
+                          rate=rate, burst=burst, deadline_s=deadline, batching=batching,
+                          batch_window_ms=batch_window)
+    app = create_app(index_path, config)
+    click.echo(f"semsearch: serving {index_path} on http://{host}:{port}/ (API docs: /api/v1/docs); "
+               f"{'tokens required' if has_tokens else 'read-only without a token'}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.group()
+def tokens():
+    """Create, list and revoke API tokens of an index (for `semsearch serve`).
+
+    \b
+    Examples:
+      semsearch tokens create --scope write --name uploader --expires 30d
+      semsearch tokens list
+      semsearch tokens revoke 3
+    """
+
+
+@tokens.command("create")
+@index_option
+@click.option("--scope", type=click.Choice(["read", "write", "admin"]), default="read", show_default=True,
+              help="read: search and browse; write: also add, delete, cluster; admin: everything.")
+@click.option("--name", help="A note to tell tokens apart in `tokens list`.")
+@click.option("--expires", metavar="30d|12h|DATE|never", help="When it stops working (default never).")
+@json_option
+def tokens_create(index_path, scope, name, expires, as_json):
+    """Make a token; it is printed once, alone on the last line. Only its hash is stored.
+
+    \b
+    Examples:
+      semsearch tokens create --scope read
+      TOKEN=$(semsearch tokens create --scope write --expires 7d | tail -n 1)
+      curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8765/api/v1/info
+    """
+    with _token_store(index_path) as store:
+        token, secret = store.create(scope, name=name, expires=expires)
+    if as_json:
+        _echo_json({**token.to_dict(), "token": secret})
+        return
+    click.echo(f"Token {token.id} ({token.scope}{', expires ' + token.expires if token.expires else ''}). "
+               "Keep it now: it is not shown again.")
+    click.echo(secret)
+
+
+@tokens.command("list")
+@index_option
+@json_option
+def tokens_list(index_path, as_json):
+    """The tokens of an index: id, prefix, scope, name, dates (never the secrets).
+
+    \b
+    Example:
+      semsearch tokens list --json
+    """
+    with _token_store(index_path) as store:
+        found = store.list()
+    if as_json:
+        _echo_json([t.to_dict() for t in found])
+        return
+    if not found:
+        click.echo("No tokens: the server is read-only for everyone on this machine.")
+        return
+    click.echo(f"{'id':>4}  {'prefix':<12} {'scope':<6} {'state':<8} {'expires':<26} name")
+    for t in found:
+        state = "active" if t.active else ("revoked" if t.revoked else "expired")
+        click.echo(f"{t.id:>4}  {t.prefix:<12} {t.scope:<6} {state:<8} {t.expires or 'never':<26} {t.name or ''}")
+
+
+@tokens.command("revoke")
+@click.argument("token")
+@index_option
+def tokens_revoke(token, index_path):
+    """Revoke a token by its id or prefix (as `tokens list` shows them).
+
+    \b
+    Examples:
+      semsearch tokens revoke 3
+      semsearch tokens revoke ss_AbCdEfGh
+    """
+    with _token_store(index_path) as store:
+        revoked = store.revoke(token)
+    click.echo(f"Revoked token {revoked.id} ({revoked.prefix}, {revoked.scope}).", err=True)
 
 
 def main() -> None:

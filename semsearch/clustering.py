@@ -315,14 +315,20 @@ def centre(vectors: np.ndarray, center: bool | str) -> tuple[np.ndarray, dict]:
 
 
 def umap_reduce(vectors: np.ndarray, dims: int, seed: int, min_dist: float = 0.0) -> np.ndarray:
-    """UMAP (cosine, 15 neighbours), seeded: reproducible, and single-threaded because of it."""
+    """UMAP (cosine, 15 neighbours), seeded: reproducible, and single-threaded because of it.
+
+    A tiny corpus gets fewer neighbours, at most half of it: with 15 of 17 other points
+    every neighbourhood spans the whole corpus and groups of six merge (18 documents in
+    three topics came out as two clusters with umap-learn 0.5.12).
+    """
     import umap
 
     n = len(vectors)
+    neighbours = min(UMAP_NEIGHBOURS, max(2, (n - 1) // 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "n_jobs overridden by random_state", spectral-init fallbacks
         reducer = umap.UMAP(
-            n_components=dims, n_neighbors=min(UMAP_NEIGHBOURS, n - 1), min_dist=min_dist, metric="cosine",
+            n_components=dims, n_neighbors=neighbours, min_dist=min_dist, metric="cosine",
             random_state=seed, init="spectral" if n > dims + 10 else "random",
         )
         return np.asarray(reducer.fit_transform(vectors), dtype=np.float32)

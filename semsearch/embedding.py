@@ -235,7 +235,22 @@ def pool_layers(hidden_states: Sequence, attention_mask, layers: Sequence[int], 
     return combine_layers(pool_each_layer(hidden_states, attention_mask, layers, pooling))
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+# On a GPU, batches are cut by padded tokens (rows x longest row) rather than rows, so
+# short chunks fill the device and long ones do not run it out of memory.
+GPU_TOKEN_BUDGET = 65536
+# Texts embedded on the CPU (fp32) and on the run's device and precision before a
+# non-CPU device is used: their vectors must agree to AGREEMENT_COSINE, the tolerance
+# half precision is held to (the same as the ONNX path's check), so an index built on a
+# GPU can be queried on a laptop.
+PROBE_TEXTS = (
+    "a short query",
+    "Vaccines train the immune system to recognise a virus before an infection.",
+    "The river flows from the mountain through the city to the sea, past bridges, mills and farms.",
+    "Football, music and coffee: three things the town is known for.",
+)
+AGREEMENT_COSINE = 0.999
 
 
 def cpu_has_bf16() -> bool:
@@ -256,6 +271,52 @@ def resolve_precision(precision: str | None) -> str:
     if precision == "auto":
         return "bf16" if cpu_has_bf16() else "fp32"
     return precision
+
+
+def resolve_device(device: str | None) -> str:
+    """``auto`` -> ``cuda`` if a CUDA GPU is visible, else ``mps`` on Apple silicon, else ``cpu``.
+
+    An explicit ``cuda[:N]`` or ``mps`` that this machine cannot run is an error, not
+    a silent fall-back to the CPU (a run planned for a GPU would take 100x longer).
+    """
+    import torch
+
+    text = (device or "auto").strip().lower()
+    mps = getattr(torch.backends, "mps", None)
+    mps_available = bool(mps is not None and mps.is_available())
+    if text == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if mps_available else "cpu"
+    if text == "cpu":
+        return "cpu"
+    if text == "mps":
+        if not mps_available:
+            raise SemsearchError("--device mps: this machine has no Apple GPU (MPS) that PyTorch can use")
+        return "mps"
+    match = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if not match:
+        raise SemsearchError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    if not torch.cuda.is_available():
+        why = "this PyTorch is built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise SemsearchError(f"--device {text}: {why} (torch {torch.__version__}); use --device cpu or auto")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        raise SemsearchError(f"--device {text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return text
+
+
+def device_precision(precision: str, device: str) -> str:
+    """What a device computes in: the CPU as the index says; CUDA in bf16, or fp16 where bf16 is not
+    supported; MPS in fp32 (its autocast is not checked here)."""
+    if device.startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device == "mps":
+        return "fp32"
+    return "fp32" if precision == "fp16" else precision
+
+
+class _Enough(Exception):
+    """Raised by the hook on the deepest layer a recipe needs: the layers above it are not run."""
 
 
 def load_tokenizer(model: str | os.PathLike | None):
@@ -287,12 +348,16 @@ class Embedder:
         pooling: str | None = None,
         max_length: int | None = None,
         precision: str | None = "auto",
-        device: str = "cpu",
+        device: str | None = "cpu",
         query_backend: str = "torch",
         recipe: LayerRecipe | None = None,
+        token_budget: int | None = None,
     ) -> None:
         """``recipe`` fixes the layer recipe as recorded by an index (``layers`` and ``pooling`` are
-        then ignored); see :meth:`from_settings`."""
+        then ignored); see :meth:`from_settings`.  ``device``: ``cpu`` (default), ``auto``,
+        ``cuda[:N]`` or ``mps``, a run-time choice that is not stored in an index;
+        ``token_budget``: padded tokens per batch (default :data:`GPU_TOKEN_BUDGET` on a GPU,
+        rows of ``batch_size`` on the CPU)."""
         self.query_backend = check_query_backend(query_backend)
         self._onnx = None  # the OnnxEncoder of onnx_queries.py, made on the first query
         self.model_name, self.model_path = resolve_model_path(model)
@@ -315,14 +380,17 @@ class Embedder:
             )
         except (OSError, ValueError) as exc:
             raise SemsearchError(f"cannot load model from {weights_dir}: {exc}") from exc
-        self.model.eval().to(device)
-        self.device = device
+        self.model.eval()
+        self.device = "cpu"
         self._torch = torch
         self.num_layers = int(self.model.config.num_hidden_layers)
         self.dimension = int(self.model.config.hidden_size)
         self.recipe = recipe or resolve_recipe(self.model_path, self.num_layers, layers, pooling)
         self.max_length = int(max_length or self._default_max_length())
         self.precision = resolve_precision(precision)
+        self.compute_precision = self.precision
+        self.token_budget = token_budget
+        self._move_to(resolve_device(device))
 
     @classmethod
     def from_settings(cls, settings: IndexSettings, **options) -> Embedder:
@@ -363,6 +431,90 @@ class Embedder:
             limits.append(int(self.tokenizer.model_max_length))
         return min(limits)
 
+    def _move_to(self, device: str) -> None:
+        """Run on ``device`` in its precision, after checking its vectors against the CPU's."""
+        self.device_agreement: float | None = None  # cosine with the CPU's fp32 vectors, off the CPU
+        if device == "cpu":
+            return
+        self.model.to(device)
+        self.device = device
+        self.compute_precision = device_precision(self.precision, device)
+        if self.token_budget is None:
+            self.token_budget = GPU_TOKEN_BUDGET
+        cosine = self.cpu_agreement()
+        if cosine < AGREEMENT_COSINE and self.compute_precision != "fp32":
+            log.warning("%s in %s disagrees with the CPU (cosine %.5f); computing in fp32",
+                        device, self.compute_precision, cosine)
+            self.compute_precision = "fp32"
+            cosine = self.cpu_agreement()
+        if cosine < AGREEMENT_COSINE:
+            raise SemsearchError(
+                f"vectors computed on {device} disagree with the CPU's (cosine {cosine:.5f} < "
+                f"{AGREEMENT_COSINE}); use --device cpu"
+            )
+        self.device_agreement = cosine
+
+    def cpu_agreement(self, texts: Sequence[str] = PROBE_TEXTS) -> float:
+        """The lowest cosine between this embedder's vectors for ``texts`` (its device and precision)
+        and the CPU's in fp32: 1.0 on the CPU in fp32; at least 0.999 is required off the CPU."""
+        here = self.encode(texts)
+        device, precision, budget = self.device, self.compute_precision, self.token_budget
+        try:
+            self.model.to("cpu")
+            self.device, self.compute_precision, self.token_budget = "cpu", "fp32", None
+            reference = self.encode(texts)
+        finally:
+            self.model.to(device)
+            self.device, self.compute_precision, self.token_budget = device, precision, budget
+        return float((here * reference).sum(axis=1).min())
+
+    def _autocast(self):
+        torch = self._torch
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.compute_precision)
+        device_type = self.device.split(":")[0]
+        return torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+    def _layer_modules(self) -> list | None:
+        """The modules whose outputs are ``hidden_states[0..N]``, where the model is BERT-shaped."""
+        embeddings = getattr(self.model, "embeddings", None)
+        layers = getattr(getattr(self.model, "encoder", None), "layer", None)
+        if embeddings is None or layers is None or len(layers) != self.num_layers:
+            return None
+        return [embeddings, *layers]
+
+    def _hidden_states(self, features: dict, wanted: Sequence[int]) -> dict:
+        """The hidden states of ``wanted`` layers only, by index; the layers above them are skipped.
+
+        Hooks keep just the layers a recipe pools (``output_hidden_states`` keeps all N+1,
+        a batch x tokens x dim tensor each, which bounds the batch on a GPU) and stop the
+        forward pass after the deepest one.  Models not shaped like BERT (``embeddings``,
+        ``encoder.layer``) go through ``output_hidden_states``.
+        """
+        modules = self._layer_modules()
+        if modules is None:
+            output = self.model(**features, output_hidden_states=True)
+            return {i: output.hidden_states[i] for i in wanted}
+        kept: dict = {}
+        deepest = max(wanted)
+
+        def keep(i: int):
+            def hook(module, args, output):
+                kept[i] = output[0] if isinstance(output, tuple) else output
+                if i == deepest:
+                    raise _Enough
+
+            return hook
+
+        handles = [modules[i].register_forward_hook(keep(i)) for i in set(wanted)]
+        try:
+            self.model(**features)
+        except _Enough:
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+        return kept
+
     def settings(self) -> dict:
         """What an index must record to reproduce these vectors."""
         return {
@@ -381,35 +533,69 @@ class Embedder:
         encoded = self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
-    def _batches(self, texts: Sequence[str], batch_size: int, show_progress: bool):
-        """Yield ``(positions, hidden_states, attention_mask)`` per length-sorted batch."""
+    def _with_special_tokens(self, ids: Sequence[int]) -> list[int]:
+        """``ids`` cut to fit and wrapped as the tokenizer wraps one text (``[CLS] ... [SEP]``)."""
+        if not hasattr(self, "_wrap"):
+            plain = self.tokenizer("a", add_special_tokens=False, verbose=False)["input_ids"]
+            full = self.tokenizer("a", add_special_tokens=True, verbose=False)["input_ids"]
+            at = next(i for i in range(len(full)) if full[i : i + len(plain)] == plain)
+            self._wrap = (full[:at], full[at + len(plain):])
+        prefix, suffix = self._wrap
+        room = self.max_length - len(prefix) - len(suffix)
+        return [*prefix, *list(ids)[:room], *suffix]
+
+    def _tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         if not texts:
-            return
+            return []
         encoded = self.tokenizer(
             list(texts), add_special_tokens=True, truncation=True, max_length=self.max_length, verbose=False
         )
-        order = sorted(range(len(texts)), key=lambda i: -len(encoded["input_ids"][i]))
+        return encoded["input_ids"]
+
+    def _features(self, rows: list[list[int]]) -> dict:
+        """Right-padded model inputs for token-id rows, as ``tokenizer.pad`` makes them."""
+        torch = self._torch
+        longest = max(len(row) for row in rows)
+        # Never pad past max_length: the model may have no positions beyond it.
+        if self.max_length % PAD_MULTIPLE == 0:
+            longest = -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
+        input_ids = torch.full((len(rows), longest), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for r, row in enumerate(rows):
+            input_ids[r, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[r, : len(row)] = 1
+        features = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            features["token_type_ids"] = torch.zeros_like(input_ids)
+        return {k: v.to(self.device) for k, v in features.items()}
+
+    def _batches(self, rows: list[list[int]], batch_size: int, show_progress: bool, wanted: Sequence[int]):
+        """Yield ``(positions, hidden_states, attention_mask)`` per length-sorted batch of id rows.
+
+        Batches hold ``batch_size`` rows, or on a GPU as many rows as fit ``token_budget``
+        padded tokens.
+        """
+        if not rows:
+            return
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
         progress = None
         if show_progress:
             from tqdm.auto import tqdm
 
-            progress = tqdm(total=len(texts), unit="text", desc="Embedding")
-        torch = self._torch
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
-        # Never pad past max_length: the model may have no positions beyond it.
-        pad_multiple = PAD_MULTIPLE if self.max_length % PAD_MULTIPLE == 0 else None
+            progress = tqdm(total=len(rows), unit="text", desc="Embedding")
         try:
-            with torch.inference_mode(), autocast:
-                for start in range(0, len(order), batch_size):
-                    positions = order[start : start + batch_size]
-                    features = self.tokenizer.pad(
-                        {key: [encoded[key][i] for i in positions] for key in encoded.keys()},
-                        return_tensors="pt",
-                        pad_to_multiple_of=pad_multiple,
-                    )
-                    features = {k: v.to(self.device) for k, v in features.items()}
-                    output = self.model(**features, output_hidden_states=True)
-                    yield positions, output.hidden_states, features["attention_mask"]
+            with self._torch.inference_mode(), self._autocast():
+                start = 0
+                while start < len(order):
+                    size = batch_size
+                    if self.token_budget:
+                        longest = -(-len(rows[order[start]]) // PAD_MULTIPLE) * PAD_MULTIPLE
+                        size = max(1, self.token_budget // longest)
+                    positions = order[start : start + size]
+                    start += size
+                    features = self._features([rows[i] for i in positions])
+                    hidden_states = self._hidden_states(features, wanted)
+                    yield positions, hidden_states, features["attention_mask"]
                     if progress is not None:
                         progress.update(len(positions))
         finally:
@@ -430,9 +616,25 @@ class Embedder:
         """
         if isinstance(texts, str):
             texts = [texts]
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for positions, hidden_states, mask in self._batches(texts, batch_size, show_progress):
-            pooled = pool_layers(hidden_states, mask, self.recipe.layers, self.recipe.pooling)
+        return self._encode_rows(self._tokenize(texts), batch_size, show_progress)
+
+    def encode_ids(
+        self, ids: Sequence[Sequence[int]], batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        """Embed pre-tokenised texts: token ids without special tokens, as
+        :func:`semsearch.chunking.chunk_ids` gives them.
+
+        ``encode_ids(tokenizer(texts, add_special_tokens=False)["input_ids"])`` equals
+        ``encode(texts)``: the text is tokenised once, where it is chunked (on a CPU
+        worker), and the model's side only pads the ids.
+        """
+        return self._encode_rows([self._with_special_tokens(row) for row in ids], batch_size, show_progress)
+
+    def _encode_rows(self, rows: list[list[int]], batch_size: int, show_progress: bool) -> np.ndarray:
+        out = np.zeros((len(rows), self.dimension), dtype=np.float32)
+        layers = self.recipe.layers
+        for positions, hidden_states, mask in self._batches(rows, batch_size, show_progress, layers):
+            pooled = pool_layers(hidden_states, mask, layers, self.recipe.pooling)
             out[positions] = pooled.cpu().numpy()
         return out
 
@@ -471,7 +673,8 @@ class Embedder:
         """
         layers = range(self.num_layers + 1)
         out = np.zeros((len(texts), self.num_layers + 1, 2, self.dimension), dtype=np.float32)
-        for positions, hidden_states, mask in self._batches(texts, batch_size, show_progress):
+        rows = self._tokenize(texts)
+        for positions, hidden_states, mask in self._batches(rows, batch_size, show_progress, layers):
             for p, pooling in enumerate(POOLINGS):
                 pooled = pool_each_layer(hidden_states, mask, layers, pooling)  # (L, B, D)
                 out[positions, :, p] = pooled.permute(1, 0, 2).cpu().numpy()

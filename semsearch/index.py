@@ -34,16 +34,41 @@ from .chunking import resolve_chunking
 from .clustering import DEFAULT_SEED, Clustering
 from .clusterings import ClusterRef
 from .embedding import Embedder, check_query_backend, load_tokenizer
-from .errors import InvalidArgument, NotFound, SettingsMismatch
+from .errors import IndexLocked, InvalidArgument, NotFound, SettingsMismatch
 from .extracting import TOPIC_METHODS, Extractor
 from .ingest import AddReport, Encoder, Executor, LocalExecutor, Progress
-from .locking import WriterLock
+from .integrity import remove_stale_temporaries, translated
+from .locking import WriterLock, holder, is_locked
 from .queries import Filters, normalise_filters
-from .reading import Document, Skipped
-from .searching import FUSION_DEPTH, MODES, ChunkMap, Hit, Ranked, dense_rank, fuse, keyword_rank, to_hits
+from .reading import Document, DocumentFile, Skipped
+from .searching import (
+    FUSION_DEPTH,
+    MODES,
+    ChunkMap,
+    Hit,
+    Ranked,
+    dense_rank,
+    explain_hits,
+    fuse,
+    keyword_rank,
+    to_hits,
+)
 from .settings import IndexSettings
 from .storing import Store
 from .topics import Topic
+from .validation import (
+    check_bool,
+    check_id,
+    check_ids,
+    check_int,
+    check_int_or_auto,
+    check_k,
+    check_metadata,
+    check_optional,
+    check_real_or_auto,
+    check_sequence,
+    check_text,
+)
 from .vectors import METRICS, VectorBackend
 from .vectors import policy as vector_policy
 from .vectors.sync import FAISS_FILE, VectorSync
@@ -63,12 +88,8 @@ def default_index_path() -> Path:
     return Path(os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)
 
 
-def _check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, int):
-        raise InvalidArgument(f"k must be a whole number, not {k!r}")
-    if k < 1:
-        raise InvalidArgument(f"k must be at least 1, not {k}")
-    return k
+_check_k = check_k
+_check_ids = check_ids
 
 
 def _check_index_type(index_type: str | None, recall: float | None) -> dict:
@@ -83,14 +104,28 @@ def _check_index_type(index_type: str | None, recall: float | None) -> dict:
     return {"index_type": vector_policy.choose_kind(policy, 0), "vector_policy": policy, "recall_target": target}
 
 
-def _check_ids(ids: object, what: str = "ids") -> list[str]:
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-        raise InvalidArgument(f"{what} must be a list of document ids, not {type(ids).__name__} {ids!r:.60}")
-    ids = list(ids)
-    for doc_id in ids:
-        if not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool):
-            raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
-    return [str(i) for i in ids]
+def _check_add(texts, ids, metadata, titles, batch_size) -> tuple:
+    """The arguments of :meth:`Index.add`, checked (see :mod:`semsearch.validation`)."""
+    texts = [check_text(t, f"texts[{i}]") for i, t in enumerate(check_sequence(texts, "texts"))]
+    if ids is not None:
+        ids = check_ids(check_sequence(ids, "ids", len(texts)))
+    if metadata is not None:
+        metadata = [check_metadata(m, f"metadata[{i}]")
+                    for i, m in enumerate(check_sequence(metadata, "metadata", len(texts)))]
+    if titles is not None:
+        titles = [check_optional(t, check_text, f"titles[{i}]")
+                  for i, t in enumerate(check_sequence(titles, "titles", len(texts)))]
+    return texts, ids, metadata, titles, check_int(batch_size, "batch_size", minimum=1)
+
+
+def _check_cluster(k, k_max, eps, min_samples, min_cluster_size, reduce, assign_noise, center, seed, save):
+    """The types of :meth:`Index.cluster`'s arguments (their ranges are checked against the corpus)."""
+    k = check_int_or_auto(k, "k")
+    check_optional(k_max, check_int, "k_max"), check_optional(min_samples, check_int, "min_samples")
+    check_optional(min_cluster_size, check_int, "min_cluster_size"), check_int(seed, "seed")
+    check_optional(reduce, check_text, "reduce"), check_bool(assign_noise, "assign_noise")
+    check_optional(center, check_bool, "center"), check_bool(save, "save")
+    return k, check_real_or_auto(eps, "eps")
 
 
 class Index:
@@ -104,6 +139,7 @@ class Index:
         self.settings = IndexSettings.from_stored(store.settings())
         self._embedder = embedder
         self.query_backend = query_backend
+        self.device = "cpu"  # where the model runs: a choice of the run (Index.open), never stored
         self._lock = WriterLock(path / LOCK_FILE)
         self._sync = VectorSync(path, self.settings, store, self._lock)
         # Approximate backends hold codes only; their exact refine reads floats by id, through
@@ -130,6 +166,7 @@ class Index:
         create: bool = True,
         query_backend: str = "onnx",
         encoder: Encoder | None = None,
+        device: str | None = None,
         index_type: str | None = None,
         recall: float | None = None,
     ) -> Index:
@@ -147,6 +184,9 @@ class Index:
         of the index's dimension, used instead of loading the index's model (a remote
         service, a test double); opening an existing index only.
 
+        ``device``: where the model runs (``cpu``, ``auto``, ``cuda[:N]``, ``mps``); see
+        :class:`Embedder`.  Not stored: an index built on a GPU is queried on any CPU.
+
         ``index_type`` (a new index; default ``auto``): ``exact`` always scans every vector;
         ``ivf`` / ``ivfpq`` are approximate (IVF over SQ8 / 4-bit PQ codes, refined exactly,
         with nprobe calibrated at every build to reach ``recall``, recall@10, default 0.95);
@@ -157,21 +197,37 @@ class Index:
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
+        if create and db_path.exists() and Store.is_blank(db_path):
+            with WriterLock(path / LOCK_FILE):  # an older semsearch's interrupted creation: it holds nothing
+                if Store.is_blank(db_path):
+                    log.warning("%s has no tables (an interrupted creation): making the index anew", db_path)
+                    for leftover in path.glob(DB_FILE + "*"):
+                        leftover.unlink()
         if not db_path.exists():
             if not create:
+                if is_locked(path / LOCK_FILE):  # created atomically: no index.db until it is complete
+                    raise IndexLocked(f"the index at {path} is locked: process {holder(path / LOCK_FILE) or '?'} "
+                                      f"is creating it; wait for it to finish and try again")
                 raise NotFound(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
             if path.exists() and not path.is_dir():
                 raise InvalidArgument(f"{path} exists and is not a directory")
-            path.mkdir(parents=True, exist_ok=True)
+            with translated(path):
+                path.mkdir(parents=True, exist_ok=True)
             with WriterLock(path / LOCK_FILE):
+                remove_stale_temporaries(path, all_of_them=True)
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
-                                        query_backend=query_backend)
+                                        query_backend=query_backend, device=device or "cpu")
                     store = Store.create(db_path, {**cls._new_settings(embedder, chunk_size, chunk_overlap),
                                                    **policy})
-                    return cls(path, store, embedder, query_backend)
+                    created = cls(path, store, embedder, query_backend)
+                    created.device = embedder.device
+                    return created
         index = cls(path, Store.open(db_path), encoder, query_backend=query_backend)
+        index.device = device or "cpu"
         index._check_index_type(index_type, recall)
+        if not index.store.read_only:
+            remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
                                        chunk_overlap=chunk_overlap, precision=precision)
         return index
@@ -215,7 +271,8 @@ class Index:
         if self._embedder is None:
             with self._state:
                 if self._embedder is None:
-                    self._embedder = Embedder.from_settings(self.settings, query_backend=self.query_backend)
+                    self._embedder = Embedder.from_settings(self.settings, query_backend=self.query_backend,
+                                                            device=self.device)
         return self._embedder
 
     def _tokenizer(self):
@@ -290,19 +347,8 @@ class Index:
         text is then stored as one chunk with its row, nothing is embedded, and the rows
         must have the index's dimension (they are normalised to unit length, as ours are).
         """
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
-            raise InvalidArgument("add() takes a list of texts")
+        texts, ids, metadata, titles, batch_size = _check_add(texts, ids, metadata, titles, batch_size)
         n = len(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InvalidArgument(f"text {i} is {type(text).__name__}, not text")
-        if ids is not None:
-            ids = _check_ids(ids)
-        for name, values in (("ids", ids), ("metadata", metadata), ("titles", titles)):
-            if values is not None and len(values) != n:
-                raise InvalidArgument(f"{len(values)} {name} for {n} texts")
-        if metadata is not None and not all(isinstance(m, dict) for m in metadata):
-            raise InvalidArgument("metadata must be a list of dicts, one per text")
         documents = (
             Document(
                 id=ids[i] if ids is not None else hashlib.sha256(texts[i].encode()).hexdigest()[:16],
@@ -325,7 +371,7 @@ class Index:
 
     def add_documents(
         self,
-        documents: Iterable[Document | Skipped],
+        documents: Iterable[Document | Skipped | DocumentFile],
         *,
         batch_size: int = 32,
         show_progress: bool = False,
@@ -342,6 +388,7 @@ class Index:
         with this index's embedder); ``on_progress`` is called after every document
         read and every batch committed.
         """
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         if show_progress and on_progress is None:
             from .progress import terminal_bar
 
@@ -369,7 +416,7 @@ class Index:
             executor = LocalExecutor(lambda: self.embedder, self._tokenizer, batch_size)
             executor.on_embedded = count_embedded
 
-        def counted() -> Iterator[Document | Skipped]:
+        def counted() -> Iterator[Document | Skipped | DocumentFile]:
             nonlocal seen
             for item in documents:
                 yield item
@@ -423,12 +470,14 @@ class Index:
         metric: str = "cosine",
         cluster: ClusterRef = None,
         exact: bool = False,
+        explain: bool = False,
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be text, not {type(query).__name__}")
         return self.search_many(
-            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster, exact=exact
+            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster, exact=exact,
+            explain=explain,
         )[0]
 
     def search_many(
@@ -443,6 +492,7 @@ class Index:
         batch_size: int = 32,
         cluster: ClusterRef = None,
         exact: bool = False,
+        explain: bool = False,
     ) -> list[list[Hit]]:
         """Rank documents for each query (embedded together in one pass).
 
@@ -451,13 +501,15 @@ class Index:
         ``title``, ``source``) before ranking, and so does ``cluster`` (``"NAME:LABEL"``
         or ``(name, label)``: only the documents a stored clustering put in that
         cluster).  ``metric`` applies to the dense side.  An empty query has no hits.
+        ``explain`` attaches to each hit its dense rank and score, keyword rank and BM25, and
+        fused score (the other side is ranked too when the mode has one side only; the hits
+        do not change).
         ``exact`` scans every stored vector even where the index is approximate.
         """
         if isinstance(queries, (str, bytes)) or not isinstance(queries, Sequence):
             raise InvalidArgument("search_many() takes a list of queries")
         queries = list(queries)
-        if not all(isinstance(q, str) for q in queries):
-            raise InvalidArgument("every query must be text")
+        queries = [check_text(q, "query") for q in queries]  # text SQLite and the tokenizer can take
         if mode not in MODES:
             raise InvalidArgument(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if metric not in METRICS:
@@ -468,25 +520,31 @@ class Index:
             raise InvalidArgument(f"min_score must be a finite number, not {min_score!r}")
         filters = normalise_filters(where)
         depth = max(k, FUSION_DEPTH) if mode == "hybrid" else k
+        side_depth = max(k, FUSION_DEPTH)  # a side ranked for ``explain`` only
         asked = [i for i, q in enumerate(queries) if q.strip()]
         query_vectors = None
-        if mode in ("dense", "hybrid") and asked:
+        if (mode in ("dense", "hybrid") or explain) and asked:
             query_vectors = self._encode_queries([queries[i] for i in asked], batch_size)
         results: list[list[Hit]] = [[] for _ in queries]
         with self._reading(vectors=query_vectors is not None) as (store, backend):
             filters = [*filters, *clusterings.cluster_filter(store, cluster)]
             dense: list[list[Ranked]] = [[] for _ in asked]
             if query_vectors is not None:
-                dense = self._dense(store, backend, query_vectors, depth, filters, metric, exact=exact)
+                dense = self._dense(store, backend, query_vectors, depth if mode != "keyword" else side_depth,
+                                    filters, metric, exact=exact)
             for slot, i in enumerate(asked):
+                keyword: list[Ranked] = []
+                if mode != "dense" or explain:
+                    keyword = keyword_rank(store, queries[i], depth if mode != "dense" else side_depth, filters)
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
-                    keyword = keyword_rank(store, queries[i], depth, filters)
                     ranked = keyword[:k] if mode == "keyword" else fuse([dense[slot], keyword], k)
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
+                if explain:
+                    explain_hits(results[i], dense[slot], keyword, metric, fused=mode == "hybrid")
         return results
 
     def _dense(self, store: Store, backend: VectorBackend, query_vectors, k, filters, metric,
@@ -555,9 +613,7 @@ class Index:
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
     ) -> list[Hit]:
         """Documents most like a stored one (by its mean chunk vector), itself excluded."""
-        if not isinstance(doc_id, str):
-            raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
-        k = _check_k(k)
+        doc_id, k = check_id(doc_id, "doc_id"), _check_k(k)
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
         filters = normalise_filters(where)
@@ -571,9 +627,8 @@ class Index:
                                               exclude=[doc_id])[0])
 
     def get(self, doc_id: str) -> dict | None:
-        """A stored document: id, title, source, text, metadata, chunk count, timestamps."""
-        if not isinstance(doc_id, str):
-            raise InvalidArgument(f"a document id must be text, not {doc_id!r:.60}")
+        """A stored document: id, title, source, text, metadata, chunk count, timestamps, page starts."""
+        doc_id = check_id(doc_id, "doc_id")
         with self._reading(vectors=False) as (store, _):
             record = store.document(doc_id)
         if record:
@@ -614,11 +669,8 @@ class Index:
         an existing run of that name is replaced) unless ``save=False``.  ``plot``
         writes a PNG map (2-D UMAP, or PCA with ``plot_projection="pca"``).
         """
-        for option, value in (("k", k), ("k_max", k_max), ("min_samples", min_samples),
-                              ("min_cluster_size", min_cluster_size), ("seed", seed)):
-            # Whole numbers (or, as the CLI passes them, their text); never 2.5 silently run as 2.
-            if isinstance(value, (bool, float)) or (value is not None and not isinstance(value, (int, str))):
-                raise InvalidArgument(f"{option} must be a whole number, not {value!r}")
+        k, eps = _check_cluster(k, k_max, eps, min_samples, min_cluster_size, reduce, assign_noise, center, seed,
+                                save)
         params = dict(k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
                       reduce=reduce, assign_noise=assign_noise, center=center, seed=seed)
         return clusterings.run(self.store, self.settings.dimension, method, params, name=name, save=save,
@@ -670,6 +722,7 @@ class Index:
         Returns ``Keyword(phrase, score)`` tuples; see :mod:`semsearch.keywords` for how
         candidates are formed.
         """
+        doc_id, text = check_optional(doc_id, check_id, "doc_id"), check_optional(text, check_text, "text")
         return self._extractor().keywords(doc_id, text, method, n, diversity, max_words, pool)
 
     def keywords_many(

@@ -26,10 +26,12 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .chunking import Chunk, chunk_text
-from .reading import Document, Skipped
+from .chunking import Chunk, chunk_ids
+from .errors import InvalidArgument
+from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
 from .storing import Store
+from .validation import check_document
 from .vectors.sync import VectorSync
 
 # Chunks embedded and committed together, about: bounds the memory of a batch, and is the
@@ -41,7 +43,13 @@ CHARACTERS_PER_TOKEN = 4
 
 
 def content_hash(doc: Document) -> str:
-    """What decides whether a document changed: its text, title and metadata."""
+    """What decides whether a document changed: its text, title and metadata.
+
+    A PDF/Office/EPUB file's is the hash of its bytes (``reading.DocumentFile``), known
+    before its text is extracted, so an unchanged file is never read twice.
+    """
+    if doc.file_hash:
+        return doc.file_hash
     payload = json.dumps([doc.text, doc.title, doc.metadata], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -131,16 +139,24 @@ class LocalExecutor:
         for batch in batches:
             if self._tokenizer is None:
                 self._tokenizer = self._load(self._tokenizer_factory)
-            chunked = [chunk_text(p.doc.text, self._tokenizer, settings.chunk_size, settings.chunk_overlap)
-                       for p in batch]
+            # Tokenise once: an Embedder takes the chunker's token ids (the same vectors as the texts).
+            pairs = [chunk_ids(p.doc.text, self._tokenizer, settings.chunk_size, settings.chunk_overlap)
+                     for p in batch]
+            chunked = [chunks for chunks, _ in pairs]
             if self._encoder is None:
                 self._encoder = self._load(self._encoder_factory)
             texts = [c.text for chunks in chunked for c in chunks]
+            rows = [row for _, ids in pairs for row in ids]
+            by_ids = hasattr(self._encoder, "encode_ids")
             parts = []
             # In slices, so a single huge document reports progress as it goes.
             for start in range(0, len(texts), COMMIT_CHUNKS):
                 started = time.perf_counter()
-                parts.append(self._encoder.encode(texts[start : start + COMMIT_CHUNKS], batch_size=self.batch_size))
+                if by_ids:
+                    part = self._encoder.encode_ids(rows[start : start + COMMIT_CHUNKS], batch_size=self.batch_size)
+                else:
+                    part = self._encoder.encode(texts[start : start + COMMIT_CHUNKS], batch_size=self.batch_size)
+                parts.append(part)
                 self.embedding_seconds += time.perf_counter() - started
                 if self.on_embedded:
                     self.on_embedded(len(parts[-1]))
@@ -162,12 +178,27 @@ def _split(batch: list[Planned], chunked: list[list[Chunk]], vectors: np.ndarray
 
 
 def plan(
-    documents: Iterable[Document | Skipped], store: Store, report: AddReport, skip: Callable[[Skipped], None]
+    documents: Iterable[Document | Skipped | DocumentFile], store: Store, report: AddReport,
+    skip: Callable[[Skipped], None],
 ) -> Iterator[Planned]:
     """The documents that are new or changed; counts the unchanged ones in ``report``."""
     for item in documents:
+        if isinstance(item, DocumentFile):  # hashed, not yet extracted: extract only if changed
+            found = store.find(item.id)
+            if found is not None and found[1] == item.file_hash:
+                report.unchanged += 1
+                continue
+            try:  # a reader's surprise costs this file, not the run
+                item = item.read()
+            except Exception as exc:
+                item = Skipped(str(item.path), f"could not be read ({type(exc).__name__}: {str(exc)[:200]})")
         if isinstance(item, Skipped):
             skip(item)
+            continue
+        try:  # one document that cannot be stored (bad types, NaN, surrogates) is skipped, not the run
+            item = check_document(item)
+        except InvalidArgument as exc:
+            skip(Skipped(str(getattr(item, "source", None) or getattr(item, "id", "?"))[:200], str(exc)))
             continue
         if not item.text or not item.text.strip():
             skip(Skipped(item.source or item.id, "empty text"))
@@ -218,6 +249,7 @@ def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: Ad
                 new_ids.extend(store.insert_document(
                     doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
                     content_hash=item.planned.digest, chunks=item.chunks, vectors=item.vectors, added=added_at,
+                    pages=doc.pages,
                 ))
                 report.chunks += len(item.chunks)
         generation = store.generation()

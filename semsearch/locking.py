@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import IndexLocked
+from .integrity import translated
 
 
 class WriterLock:
@@ -26,7 +27,8 @@ class WriterLock:
         self.stale_pid: int | None = None
 
     def acquire(self) -> WriterLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        with translated(self.path):  # a read-only index or a full disk: say which
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -40,15 +42,21 @@ class WriterLock:
         previous = _read_pid(fd)
         if previous and previous != os.getpid() and not _alive(previous):
             self.stale_pid = previous
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:  # a full disk: the PID only names the holder in messages, the flock is the lock
+            pass
         self._fd = fd
         return self
 
     def release(self) -> None:
         if self._fd is None:
             return
-        os.ftruncate(self._fd, 0)
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError:
+            pass
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
@@ -66,9 +74,10 @@ class WriterLock:
 
 def is_locked(path: Path) -> bool:
     """Whether some live process holds the writer lock."""
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no lock file (or none we may read): nobody holds it
         return False
-    fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -76,6 +85,18 @@ def is_locked(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def holder(path: Path) -> int | None:
+    """The PID written in the lock file (the holder while it is locked)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return _read_pid(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_pid(fd: int) -> int | None:

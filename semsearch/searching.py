@@ -6,6 +6,7 @@ and that chunk's text is the snippet.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -44,9 +45,15 @@ class Hit:
     metadata: dict = field(default_factory=dict)
     source: str | None = None
     chunk: int | None = None
+    page: int | None = None  # 1-based page (slide, chapter) of the snippet; None for formats without pages
+    # Why it ranked here (``search(..., explain=True)``): see :func:`explain_hits`.
+    explain: dict | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if data["explain"] is None:
+            del data["explain"]  # the CLI's JSON stays as it was
+        return data
 
 
 def keyword_query(text: str) -> str | None:
@@ -151,12 +158,99 @@ def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) ->
     chunks = store.chunk_texts([r.chunk_id for r in ranked if r.chunk_id is not None])
     match = keyword_query(query) if query else None
     snippets = store.snippets(match, [r.doc_id for r in ranked if r.chunk_id is None]) if match else {}
+    words = {w for w in (m.group(0).lower() for m in _WORD.finditer(query or "")) if w not in STOP_WORDS}
     hits = []
     for item in ranked:
         document = documents.get(item.doc_id)
         if document is None:
             continue  # removed while we ranked
-        position, text = chunks.get(item.chunk_id, (None, snippets.get(item.doc_id, "")))
+        pages = document["pages"]
+        if item.chunk_id in chunks:
+            position, text, start = chunks[item.chunk_id]
+            page, (low, high) = chunk_page(pages, start, text, words)
+            text = text[low:high]  # a chunk across a page break: its part on that page
+        else:
+            position, text = None, snippets.get(item.doc_id, "")
+            page = snippet_page(store, item.doc_id, pages, text)
         hits.append(Hit(item.doc_id, item.score, text, document["title"], document["metadata"],
-                        document["source"], position))
+                        document["source"], position, page))
     return hits
+
+
+def chunk_page(
+    pages: Sequence[int] | None, start: int, text: str, words: set[str]
+) -> tuple[int | None, tuple[int, int]]:
+    """The page a chunk starts on, and the span of the chunk on it.
+
+    For a chunk that runs across a page break and a query, the page holding the most
+    of the query's words (ties: the earlier page), so the snippet is the part of the
+    best chunk on the page reported.
+    """
+    whole = (0, len(text))
+    if not pages:
+        return None, whole
+    first = bisect.bisect_right(pages, start)
+    last = bisect.bisect_right(pages, start + max(len(text) - 1, 0))
+    if first == last or not words:
+        return first, whole
+    best, span, best_count = first, whole, -1
+    for page in range(first, last + 1):
+        low = max(pages[page - 1] - start, 0)
+        high = pages[page] - start if page < len(pages) else len(text)
+        count = sum(1 for m in _WORD.finditer(text[low:high]) if m.group(0).lower() in words)
+        if count > best_count:
+            best, span, best_count = page, (low, high), count
+    return best, span
+
+
+def snippet_page(store: Store, doc_id: str, pages: Sequence[int] | None, snippet: str) -> int | None:
+    """A keyword-only hit's page: where its FTS5 snippet sits in the document (found with
+    SQLite's instr, the text never leaves the database), else None."""
+    if not pages or not snippet:
+        return None
+    # The snippet is verbatim text between " … " marks: look up its longest piece.
+    piece = max((p.strip() for p in snippet.split(" … ")), key=len)
+    offset = store.locate(doc_id, piece) if piece else None
+    return None if offset is None else bisect.bisect_right(pages, offset)
+
+
+def explain_hits(
+    hits: Sequence[Hit], dense: Sequence[Ranked], keyword: Sequence[Ranked], metric: str, fused: bool
+) -> None:
+    """Attach each hit's place on both sides: dense rank and score, keyword rank and BM25.
+
+    ``dense`` and ``keyword`` are the rankings the fusion saw (``FUSION_DEPTH`` deep), so a
+    rank of None means "not in that side's top ``FUSION_DEPTH``"; ``fused`` is the RRF score
+    when the hits were fused (hybrid mode), else None.
+    """
+    dense_at = {r.doc_id: (rank, r.score) for rank, r in enumerate(dense, start=1)}
+    keyword_at = {r.doc_id: (rank, r.score) for rank, r in enumerate(keyword, start=1)}
+    for hit in hits:
+        d_rank, d_score = dense_at.get(hit.id, (None, None))
+        k_rank, bm25 = keyword_at.get(hit.id, (None, None))
+        hit.explain = {
+            "dense": {"rank": d_rank, "score": d_score, "metric": metric},
+            "keyword": {"rank": k_rank, "bm25": bm25},
+            "fused": hit.score if fused else None,
+            "rrf_k": RRF_K if fused else None,
+        }
+
+
+def _stem(word: str) -> str:
+    # A light suffix strip, so "vaccines" marks "vaccine" as the porter-stemmed FTS5 index matches it.
+    for suffix in ("ing", "edly", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def highlights(text: str, query: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets in ``text`` of the query's words (not stop words).
+
+    Case-insensitive, whole words, light stemming; offsets index the Python string
+    (code points), so ``text[start:end]`` is the word.
+    """
+    wanted = {_stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(query)) if w not in STOP_WORDS}
+    if not wanted:
+        return []
+    return [(m.start(), m.end()) for m in _WORD.finditer(text) if _stem(m.group(0).lower()) in wanted]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,11 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
 from .embedding import normalised_mean
-from .errors import SemsearchError
+from .errors import IndexCorrupt, ReadOnlyIndex, SemsearchError
+from .integrity import corrupt_message, quick_check, translate, translated, write_problem
 from .keywords import document_terms
 
 log = logging.getLogger("semsearch")
@@ -125,6 +128,17 @@ CREATE TABLE IF NOT EXISTS term_df (
 # A chunk's text (chunks aliased c, its document d): stored only where it is not the slice.
 CHUNK_TEXT_SQL = 'coalesce(c.text, substr(d.text, c.start + 1, c."end" - c.start))'
 
+# Databases up to this size get `PRAGMA quick_check` on every open (0.17-0.27 s for 62 MB,
+# warm cache, on the shared 2-core machine); larger ones before their first write, so
+# nothing is written into a damaged file.
+CHECK_ON_OPEN_BYTES = 64 * 1024 * 1024
+
+# Page starts of a document read from a paged format (PDF pages, slides, EPUB chapters):
+# a JSON list of character offsets, NULL for other documents.  Added after format 1
+# shipped, as a nullable column added on open when missing (the format stays 1; an
+# older semsearch ignores it and writes NULL).
+PAGES_COLUMN = "pages"
+
 # Columns of `documents` a --where filter may name besides metadata fields.
 FILTERABLE_COLUMNS = ("id", "title", "source")
 
@@ -187,64 +201,152 @@ class Store:
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self.conn = connection
+        self.read_only: str | None = None  # why it cannot be written, when it cannot
+        self._verified: list[str] | None = None  # quick_check's findings, once run
+        self.has_pages = False  # whether documents has the pages column (see PAGES_COLUMN)
         self._term_delta: dict[str, int] = {}  # document-frequency changes of the open transaction
 
     @classmethod
     def connect(cls, path: Path) -> Store:
-        # Autocommit mode: transactions are opened explicitly by `transaction()`.
-        new = not path.exists() or path.stat().st_size == 0
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA busy_timeout = 30000")
-        if new:  # only before the first table: larger pages hold 5 vectors each, not 2
-            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        store = cls(path, conn)
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
-        conn.execute("PRAGMA synchronous = FULL")
+        """Open the database file; read-only (no WAL switch, no writes) when it cannot be written."""
+        problem = write_problem(path)
+        with translated(path):
+            if problem is not None:
+                store = cls(path, _connect_read_only(path))
+                store.read_only = problem
+                store.has_pages = store._pages_present()
+                return store
+            # Autocommit mode: transactions are opened explicitly by `transaction()`.
+            new = not path.exists() or path.stat().st_size == 0
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            if new:  # only before the first table: larger pages hold 5 vectors each, not 2
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            store = cls(path, conn)
+            store.has_pages = store._pages_present()  # a reading connection of an opened index
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+            conn.execute("PRAGMA synchronous = FULL")
         return store
 
     @classmethod
     def create(cls, path: Path, settings: dict) -> Store:
-        store = cls.connect(path)
-        with store.transaction(bump=False):
-            for statement in _statements(SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA):
-                store.conn.execute(statement)
-            for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
-                               "generation": 0, "faiss_generation": -1, "term_df_generation": 0}.items():
-                store._put(key, value)
-        return store
+        """Make a new database, atomically: built under a temporary name, then renamed into place.
+
+        A creation that is killed (or fails on a full disk) leaves no ``index.db``, only a
+        temporary file that the next run removes, so the same command simply works again.
+        """
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        leftovers = [temporary.with_name(temporary.name + suffix) for suffix in ("", "-journal", "-wal", "-shm")]
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        try:
+            with translated(path):
+                conn = sqlite3.connect(str(temporary), isolation_level=None)
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for statement in _statements(SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA):
+                        conn.execute(statement)
+                    conn.execute(f"ALTER TABLE documents ADD COLUMN {PAGES_COLUMN} TEXT")
+                    for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
+                                       "generation": 0, "faiss_generation": -1, "term_df_generation": 0}.items():
+                        conn.execute("INSERT INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+                    conn.execute("COMMIT")
+                    conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once, before it is visible
+                finally:
+                    conn.close()
+                _fsync(temporary)
+                os.replace(temporary, path)
+                _fsync(path.parent)
+        except BaseException:
+            for leftover in leftovers:
+                leftover.unlink(missing_ok=True)
+            raise
+        return cls.connect(path)
+
+    @staticmethod
+    def is_blank(path: Path) -> bool:
+        """Whether ``path`` is a database with no tables at all: what an interrupted creation of an
+        older semsearch left (safe to replace: it holds nothing)."""
+        try:
+            if path.stat().st_size == 0:
+                return True
+            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+            try:
+                return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError):
+            return False
 
     @classmethod
     def open(cls, path: Path) -> Store:
         store = cls.connect(path)
-        if "settings" not in store.table_names():
-            raise SemsearchError(f"{path} is not a semsearch index database")
-        version = store.settings().get("format_version")
-        if version == 1:
-            from .migrating import migrate_1_to_2
+        try:
+            with translated(path):
+                tables = set(store.table_names())
+                if "settings" not in tables:
+                    raise SemsearchError(f"{path} is not a semsearch index database")
+                if path.stat().st_size <= CHECK_ON_OPEN_BYTES:  # cheap here; bigger ones are checked before a write
+                    store.verify()
+                version = store.settings().get("format_version")
+                if version == 1:  # format 2 (issue 14) moved vectors and chunk texts: migrate in place
+                    if store.read_only:
+                        raise SemsearchError(
+                            f"{path} has index format 1 and must be migrated to format {FORMAT_VERSION}, which "
+                            f"needs write access ({store.read_only}): open it once with write access")
+                    from .migrating import migrate_1_to_2
 
-            migrate_1_to_2(store)
-            version = store.settings().get("format_version")
-        if version != FORMAT_VERSION:
-            raise SemsearchError(
-                f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
-            )
-        if not set(CLUSTER_TABLES) <= set(store.table_names()):
-            with store.transaction(bump=False):
-                for statement in _statements(CLUSTER_SCHEMA):
-                    store.conn.execute(statement)
-        if not store.term_df_current():
-            try:
-                store.rebuild_term_df()
-            except sqlite3.OperationalError as exc:  # e.g. a read-only index: TF-IDF will say so
-                log.warning("could not build the keyword statistics of %s: %s", path, exc)
+                    migrate_1_to_2(store)
+                    version = store.settings().get("format_version")
+                if version != FORMAT_VERSION:
+                    raise SemsearchError(
+                        f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
+                    )
+                if store.read_only:
+                    return store  # tables added since format 1 cannot be made here; what needs them says so
+                if not set(CLUSTER_TABLES) <= tables:
+                    with store.transaction(bump=False):
+                        for statement in _statements(CLUSTER_SCHEMA):
+                            store.conn.execute(statement)
+                store._add_pages_column()
+                if not store.term_df_current():
+                    try:
+                        store.rebuild_term_df()
+                    except (sqlite3.OperationalError, ReadOnlyIndex) as exc:  # TF-IDF will say so
+                        log.warning("could not build the keyword statistics of %s: %s", path, exc)
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def verify(self) -> None:
+        """``PRAGMA quick_check``, once per connection; raises :class:`IndexCorrupt` when it fails."""
+        if self._verified is None:
+            self._verified = quick_check(self.conn)
+        if self._verified:
+            raise IndexCorrupt(corrupt_message(self.path, "; ".join(self._verified)))
 
     def close(self) -> None:
         self.conn.close()
 
     def table_names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+    def _pages_present(self) -> bool:
+        return any(row[1] == PAGES_COLUMN for row in self.conn.execute("PRAGMA table_info(documents)"))
+
+    def _add_pages_column(self) -> None:
+        if not self._pages_present():
+            try:
+                self.conn.execute(f"ALTER TABLE documents ADD COLUMN {PAGES_COLUMN} TEXT")
+            except sqlite3.OperationalError as exc:  # read-only, or another process added it just now
+                if not self._pages_present():
+                    log.info("documents of %s have no page numbers: %s", self.path, exc)
+        self.has_pages = self._pages_present()
+
+    def _pages_sql(self, alias: str = "") -> str:
+        return f"{alias}{PAGES_COLUMN}" if self.has_pages else "NULL"
 
     # -- settings -------------------------------------------------------------
     def settings(self) -> dict:
@@ -266,8 +368,19 @@ class Store:
 
     @contextmanager
     def transaction(self, bump: bool = True) -> Iterator[None]:
-        """One atomic write; ``bump`` marks the FAISS file as behind until it is saved."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One atomic write; ``bump`` marks the FAISS file as behind until it is saved.
+
+        Refused on a read-only index (:class:`ReadOnlyIndex`, with why) and on one that
+        fails its check (:class:`IndexCorrupt`).  A full disk raises :class:`DiskFull`:
+        SQLite has already rolled the transaction back by then, which used to surface
+        as "cannot rollback - no transaction is active" instead of the cause.
+        """
+        if self.read_only:
+            raise ReadOnlyIndex(f"the index at {self.path.parent} is read-only ({self.read_only}): "
+                                f"it can be searched, not changed")
+        with translated(self.path):
+            self.verify()
+            self.conn.execute("BEGIN IMMEDIATE")
         self._term_delta = {}
         try:
             yield
@@ -283,8 +396,15 @@ class Store:
                 )
                 self._put("updated", now())
             self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error as rollback:
+                    log.warning("rollback failed: %s", rollback)
+            better = translate(exc, self.path) if isinstance(exc, Exception) else None
+            if better is not None and better is not exc:
+                raise better from exc
             raise
 
     # -- documents ------------------------------------------------------------
@@ -320,6 +440,7 @@ class Store:
         chunks: Sequence,
         vectors: np.ndarray,
         added: str | None = None,
+        pages: Sequence[int] | None = None,
         terms: Iterable[str] | None = None,
     ) -> list[int]:
         """Insert one document with its chunks and their vectors; returns the chunk ids.
@@ -328,11 +449,16 @@ class Store:
         e.g. by the workers that chunk and embed, so the single writer does not.
         """
         stamp = now()
+        values = [doc_id, title, source, text, json.dumps(metadata, ensure_ascii=False), content_hash,
+                  len(chunks), added or stamp, stamp]
+        extra = ""
+        if pages and self.has_pages:
+            extra = f", {PAGES_COLUMN}"
+            values.append(json.dumps([int(p) for p in pages]))
         cursor = self.conn.execute(
-            "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc_id, title, source, text, json.dumps(metadata, ensure_ascii=False), content_hash,
-             len(chunks), added or stamp, stamp),
+            "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated"
+            f"{extra}) VALUES ({', '.join('?' * len(values))})",
+            values,
         )
         pk = cursor.lastrowid
         self._count_terms(text, +1, terms)
@@ -356,15 +482,16 @@ class Store:
 
     def document(self, doc_id: str) -> dict | None:
         row = self.conn.execute(
-            "SELECT pk, id, title, source, text, metadata, chunk_count, added, updated "
-            "FROM documents WHERE id = ?",
+            "SELECT pk, id, title, source, text, metadata, chunk_count, added, updated, "
+            f"{self._pages_sql()} FROM documents WHERE id = ?",
             (doc_id,),
         ).fetchone()
         if row is None:
             return None
-        keys = ("pk", "id", "title", "source", "text", "metadata", "chunks", "added", "updated")
+        keys = ("pk", "id", "title", "source", "text", "metadata", "chunks", "added", "updated", "pages")
         record = dict(zip(keys, row))
         record["metadata"] = json.loads(record["metadata"])
+        record["pages"] = json.loads(record["pages"]) if record["pages"] else None
         return record
 
     def document_pks(self, doc_ids: Iterable[str]) -> dict[str, int]:
@@ -408,17 +535,17 @@ class Store:
         rows = self.conn.execute("SELECT c.id, d.id FROM chunks c JOIN documents d ON d.pk = c.document").fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), [r[1] for r in rows]
 
-    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-        """Chunk id -> (position in its document, text)."""
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, tuple[int, str, int]]:
+        """Chunk id -> (position in its document, text, start offset in the document's text)."""
         ids = [int(i) for i in chunk_ids]
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f"SELECT c.id, c.position, {CHUNK_TEXT_SQL} FROM chunks c JOIN documents d ON d.pk = c.document "
+            f"SELECT c.id, c.position, {CHUNK_TEXT_SQL}, c.start FROM chunks c JOIN documents d ON d.pk = c.document "
             f"WHERE c.id IN ({marks})", ids,
         )
-        return {row[0]: (row[1], row[2]) for row in rows}
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def vectors_by_id(self, chunk_ids: np.ndarray, dimension: int) -> np.ndarray:
         """The stored vectors of ``chunk_ids``, in that order (KeyError if one is missing)."""
@@ -433,13 +560,21 @@ class Store:
         return np.frombuffer(b"".join(found[i] for i in ids), dtype=np.float32).reshape(len(ids), dimension)
 
     def documents_summary(self, doc_ids: Sequence[str]) -> dict[str, dict]:
-        """Document id -> title, source and metadata (not the text)."""
+        """Document id -> title, source, metadata and page starts (not the text)."""
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(f"SELECT id, title, source, metadata FROM documents WHERE id IN ({marks})", ids)
-        return {r[0]: {"title": r[1], "source": r[2], "metadata": json.loads(r[3])} for r in rows}
+        rows = self.conn.execute(
+            f"SELECT id, title, source, metadata, {self._pages_sql()} FROM documents WHERE id IN ({marks})", ids
+        )
+        return {r[0]: {"title": r[1], "source": r[2], "metadata": json.loads(r[3]),
+                       "pages": json.loads(r[4]) if r[4] else None} for r in rows}
+
+    def locate(self, doc_id: str, fragment: str) -> int | None:
+        """Character offset of the first occurrence of ``fragment`` in a document's text, or None."""
+        row = self.conn.execute("SELECT instr(text, ?) FROM documents WHERE id = ?", (fragment, doc_id)).fetchone()
+        return row[0] - 1 if row and row[0] else None
 
     def filtered_chunk_ids(self, filters: Sequence[Filter]) -> np.ndarray:
         sql, params = where_clause(filters)
@@ -691,6 +826,28 @@ class Store:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return {"documents": documents, "chunks": chunks}
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes.  ``mode=ro`` reads a WAL database while its writer is
+    live (its ``-shm`` exists); with no ``-shm`` and no right to make one (a read-only mount),
+    ``immutable=1``, which is exact because then nobody can be writing."""
+    uri = f"file:{quote(str(path.resolve()))}"
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _statements(script: str) -> list[str]:

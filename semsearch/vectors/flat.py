@@ -63,10 +63,14 @@ class FlatVectors:
     def save(self, path: Path) -> None:
         """Write atomically: a reader sees the old file or the new one, never half of one."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        faiss.write_index(self.index, str(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            faiss.write_index(self.index, str(tmp))
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # a full disk, an interrupt: leave no half-written temporary behind
+            tmp.unlink(missing_ok=True)
+            raise
         directory = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import SemsearchError
+from ..errors import ReadOnlyIndex, SemsearchError
+from ..integrity import file_checksum, translated
 from ..locking import ReadWriteLock, WriterLock, is_locked
 from ..settings import IndexSettings
 from ..storing import Store
@@ -68,13 +69,18 @@ class VectorSync:
             self.backend_class = backend_class(kind)
         problem = None
         chunks = store.counts()["chunks"]
-        saved = json.loads(
-            store.conn.execute("SELECT value FROM settings WHERE key = 'faiss_generation'").fetchone()[0]
-        )
+        stored = dict(store.conn.execute(
+            "SELECT key, value FROM settings WHERE key IN ('faiss_generation', 'faiss_checksum')"
+        ).fetchall())
+        saved = json.loads(stored["faiss_generation"])
+        checksum = json.loads(stored["faiss_checksum"]) if "faiss_checksum" in stored else None
         if not self.path.exists():
             problem = "the FAISS file is missing" if chunks else None
         elif saved != generation:
             problem = "the FAISS file is behind the database"
+        elif checksum is not None and file_checksum(self.path) != checksum:
+            # Damaged bytes can still load: scores of 1e37, wrong documents, a lost top hit.
+            problem = "the FAISS file does not match its checksum (its content is damaged)"
         else:
             try:
                 loaded = vector_policy.attach(self.backend_class.load(self.path, self.dimension), self.fetch)
@@ -138,9 +144,12 @@ class VectorSync:
                 self.store.set_setting("index_type", backend.kind)
 
     def save(self, backend: VectorBackend, generation: int) -> None:
-        backend.save(self.path)
+        with translated(self.path):  # a full disk says so
+            backend.save(self.path)
+            checksum = file_checksum(self.path)  # of the bytes on disk; compared on every load
         with self.store.transaction(bump=False):
             self.store.set_setting("faiss_generation", generation)
+            self.store.set_setting("faiss_checksum", checksum)
             self.store.set_setting("vector_index", vector_policy.describe(backend, self.policy, self.recall))
 
     @contextmanager
@@ -148,17 +157,25 @@ class VectorSync:
         """Hold the writer lock; save the vector file once at the end, whatever happens."""
         if self.lock.held:
             raise SemsearchError("this index is already being written by this process")
+        if self.store.read_only:
+            raise ReadOnlyIndex(f"the index at {self.path.parent} is read-only ({self.store.read_only}): "
+                                f"it can be searched, not changed")
         with self.lock:
             if self.lock.stale_pid:
                 log.warning("took over a stale lock left by process %d", self.lock.stale_pid)
+            self.store.verify()  # never write into a database that fails its check
             with self.rw.write():
                 backend = self.current(self.store)
             start_generation = self.generation
             try:
                 yield backend
             except BaseException:
-                if self.generation != start_generation:  # keep what was committed; upkeep can wait
-                    self.save(self.backend, self.generation)
+                if self.generation != start_generation:
+                    try:  # keep the work (upkeep can wait); a failure here must not hide the one in flight
+                        self.save(self.backend, self.generation)
+                    except Exception as exc:
+                        log.warning("could not save the FAISS file (%s); it is rebuilt from the database "
+                                    "on the next open", exc)
                 raise
             if self.generation != start_generation:
                 try:
