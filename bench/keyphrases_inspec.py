@@ -6,7 +6,7 @@ Usage:  python bench/keyphrases_inspec.py [--split test] [--limit N] [--slice 10
 Protocol (the usual one for Inspec, and the one of ../shared/data/inspec/BASELINES.md):
 gold = the `keyphrases` field (the "uncontrolled" indexer terms, ALL of them, including
 the ~22% that do not occur in the text); every phrase, predicted or gold, is lower-cased
-and Porter-stemmed word by word (bench/porter.py); a method's ranked list is
+and Porter-stemmed word by word (semsearch/text/porter.py); a method's ranked list is
 de-duplicated after stemming and cut at k; P@k = correct / k, R@k = correct / #gold,
 F1 per document, macro-averaged over documents.  Every method is asked for 20 phrases.
 
@@ -50,10 +50,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from porter import stem_phrase  # noqa: E402
-
 from semsearch import Index  # noqa: E402
 from semsearch import keywords as kw  # noqa: E402
+from semsearch.text.porter import stem_phrase  # noqa: E402
 
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "inspec"
 TOP = 20

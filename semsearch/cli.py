@@ -157,6 +157,10 @@ def cli(quiet: bool) -> None:
               "(default: exact up to 1M chunks, then approximate IVF), exact, ivf (SQ8 codes) or ivfpq (4-bit PQ).")
 @click.option("--recall", type=click.FloatRange(0.5, 1.0), help="Recall@10 target the approximate index is "
               "calibrated to, for a NEW index (default 0.95).")
+@click.option("--query-prefix", help="Text put before every query when embedding it, for a NEW index "
+              "(default from the model's name: 'query: ' for e5 models, an instruction for bge, else none).")
+@click.option("--passage-prefix", help="Text put before every chunk when embedding it, for a NEW index "
+              "(default: 'passage: ' for e5 models, else none).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per forward pass.")
 @click.option("--device", help="Where the model runs: auto, cpu (default), cuda, cuda:N, mps. Not stored "
               "in the index. With --ray: the workers' device (default cuda with --gpus-per-worker, else cpu).")
@@ -173,7 +177,8 @@ def cli(quiet: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, index_type, recall, batch_size, max_document_bytes, device,
+          chunk_size, chunk_overlap, precision, index_type, recall, query_prefix, passage_prefix, batch_size,
+          max_document_bytes, device,
           ray_address, workers, gpus_per_worker, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
@@ -191,6 +196,7 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
       cat posts.jsonl | semsearch index - --text-field body
       semsearch index corpus/ --device cuda
       semsearch index corpus/ --ray auto --gpus-per-worker 1
+      semsearch index papers/ --model ~/models/multilingual-e5-small   # Chinese: a model that reads it
     """
     if ray_address is None and (workers is not None or gpus_per_worker):
         raise click.UsageError("--workers and --gpus-per-worker need --ray")
@@ -206,8 +212,9 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
                           id=id_field, title=title_field)
     try:
         with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
-                        chunk_overlap=chunk_overlap, precision=precision, device=device,
-                        index_type=index_type, recall=recall) as idx:
+                        chunk_overlap=chunk_overlap, precision=precision, query_prefix=query_prefix,
+                        passage_prefix=passage_prefix, device=device, index_type=index_type,
+                        recall=recall) as idx:
             show = sys.stderr.isatty() if progress is None else progress
             with terminal_bar("Indexing", "doc", enabled=show) as update:
                 report = idx.add_documents(
@@ -218,6 +225,7 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
                                                  chunks_per_s=f"{p.chunks_per_second:.1f}"),
                 )
             counts = idx.counts()
+            warning = idx.text_info()["warning"]
     finally:
         if executor is not None:
             executor.close()
@@ -236,6 +244,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
             f"Index {index_path}: {counts['documents']} documents, {counts['chunks']} chunks.",
             err=True,
         )
+    if warning:
+        click.echo(f"semsearch: warning: {warning}", err=True)
     if strict and report.skipped:
         raise click.ClickException(f"{len(report.skipped)} input(s) skipped (--strict)")
 
@@ -343,6 +353,9 @@ def info(index_path, as_json):
         ("chunking", f"{s['chunk_size']} tokens, {s['chunk_overlap']} overlap (max length {s['max_length']})"),
         ("created", s.get("created")),
         ("updated", data.get("updated")),
+        ("languages", ", ".join(f"{lang or '?'} {n}" for lang, n in data.get("languages", {}).items()) or "-"),
+        ("unknown", "-" if data.get("unknown_token_share") is None
+         else f"{data['unknown_token_share']:.1%} of the model's tokens are [UNK]"),
         ("database", f"{data['size_bytes']['database'] / 1e6:.2f} MB"),
         ("faiss", f"{data['size_bytes']['faiss'] / 1e6:.2f} MB"
                   + ("" if data["faiss_up_to_date"] else " (stale: rebuilt on next use)")),
@@ -350,6 +363,8 @@ def info(index_path, as_json):
     ]
     for name, value in rows:
         click.echo(f"{name:<10} {value}")
+    if data.get("warning"):
+        click.echo(f"semsearch: warning: {data['warning']}", err=True)
 
 
 def describe_vector_index(v: dict) -> str:
@@ -440,13 +455,16 @@ def _print_sweep(rows: list[dict], metric_names: tuple[str, ...]) -> None:
 @click.option("--layers", help="Layer recipe (default auto); see `semsearch index --help`.")
 @click.option("--pooling", type=click.Choice(["mean", "cls"]), help="Pooling per layer.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), help="Arithmetic (default auto).")
+@click.option("--query-prefix", help="Text before every query (default from the model's name; see `index --help`).")
+@click.option("--passage-prefix", help="Text before every chunk (default from the model's name).")
 @click.option("--sweep-layers", is_flag=True,
               help="Score every layer recipe (dense) from one forward pass, best first, marking auto's choice.")
 @click.option("--sts", "sts_file", type=click.Path(path_type=Path),
               help="Score a sentence-pair file (JSONL: sentence1, sentence2, score) by Spearman correlation.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @json_option
-def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, sweep_layers, sts_file,
+def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, query_prefix, passage_prefix,
+             sweep_layers, sts_file,
              progress, as_json):
     """Measure retrieval quality on a labelled BEIR-layout DATASET directory.
 
@@ -462,6 +480,7 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
       semsearch eval DIR --mode dense --json
       semsearch eval DIR --sweep-layers
       semsearch eval --sts pairs.jsonl --sweep-layers
+      semsearch eval ../shared/data/csl/retrieval-title --split dev --mode keyword   # Chinese (CSL)
     """
     from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_sts, sweep_beir
 
@@ -495,7 +514,8 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
                        err=True)
     else:
         result = evaluate_beir(dataset, index_path=index_path, mode=mode, split=split, show_progress=show,
-                               model=model, layers=layers, pooling=pooling, precision=precision)
+                               model=model, layers=layers, pooling=pooling, precision=precision,
+                               query_prefix=query_prefix, passage_prefix=passage_prefix)
         result.pop("per_query")
         if as_json:
             _echo_json(result)

@@ -484,12 +484,16 @@ def describe(
     texts: Sequence[str],
     top_keywords: int = TOP_KEYWORDS,
     representatives: int = REPRESENTATIVES,
+    analyzer=None,
 ) -> list[Cluster]:
-    """Keywords (class-based TF-IDF, noise as a class of its own) and central documents per cluster."""
+    """Keywords (class-based TF-IDF, noise as a class of its own) and central documents per cluster.
+
+    ``analyzer`` (:mod:`semsearch.text`) says what a word is; default English.
+    """
     classes: dict[int, list[str]] = {}
     for label, text in zip(labels.tolist(), texts):
         classes.setdefault(int(label), []).append(html.unescape(text))  # "&lt;b&gt;" is no keyword "lt"
-    ranked = class_tfidf(classes, top_n=2 * top_keywords, max_words=2)
+    ranked = class_tfidf(classes, top_n=2 * top_keywords, max_words=2, analyzer=analyzer)
     # A term near the top of many clusters at once ("said", "reuters" in news) labels none of them:
     # one in the top lists of a quarter of the clusters or more, and of three at least, is dropped.
     seen = Counter(term for terms in ranked.values() for term, _ in terms[:top_keywords])

@@ -24,6 +24,8 @@ from .clustering import (
 from .errors import InvalidArgument, NotFound, SemsearchError
 from .mapping import check_plot_path
 from .storing import ClusterFilter, Store, now
+from .text import coverage
+from .text.termvectors import DIMENSIONS, term_vectors
 
 log = logging.getLogger("semsearch")
 
@@ -56,6 +58,12 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
         ids, hashes, texts = store.document_table()
         params = check_params(method, len(ids), dimension, **params_in)
         vectors = store.document_vectors(dimension)
+        unknown, tokens = store.unknown_tokens()
+    share = unknown / tokens if tokens else 0.0
+    if share >= coverage.UNKNOWN_OFF:  # the model cannot read the corpus: cluster its words instead
+        log.warning("%.0f%% of the corpus' tokens are unknown to the model: clustering TF-IDF vectors of "
+                    "its words (SVD to %d dimensions) instead of the model's", 100 * share, DIMENSIONS)
+        vectors = term_vectors(texts, store.analyzer, seed=params["seed"])
     log.info("clustering %d documents with %s ...", len(ids), method)
     if cache.get("generation") != generation:
         cache.clear()
@@ -63,8 +71,9 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
     reductions = cache.setdefault("reductions", {})
     computed = compute(vectors, method, params, show_progress=show_progress, cache=reductions)
     labels, vectors = computed.labels, computed.vectors
-    clusters = describe(vectors, labels, ids, texts)
-    details = {**computed.details, "index_generation": generation}
+    clusters = describe(vectors, labels, ids, texts, analyzer=store.analyzer)
+    details = {**computed.details, "index_generation": generation,
+               "vectors": "terms" if share >= coverage.UNKNOWN_OFF else "model"}
     details["seconds"]["total"] = round(time.perf_counter() - started, 3)
     result = Clustering(
         method=method, params=computed.params, clusters=clusters,

@@ -426,7 +426,11 @@ class Embedder:
                 return int(json.loads(st_config.read_text())["max_seq_length"])
             except (KeyError, ValueError, json.JSONDecodeError):
                 pass
-        limits = [int(getattr(self.model.config, "max_position_embeddings", 512))]
+        positions = int(getattr(self.model.config, "max_position_embeddings", 512))
+        if getattr(self.model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+            # RoBERTa-style position ids start after the padding index (514 positions = 512 tokens).
+            positions -= int(getattr(self.model.config, "pad_token_id", 1) or 0) + 1
+        limits = [positions]
         if 0 < getattr(self.tokenizer, "model_max_length", 0) < 100_000:
             limits.append(int(self.tokenizer.model_max_length))
         return min(limits)

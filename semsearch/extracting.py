@@ -18,6 +18,7 @@ from .embedding import Embedder, normalised_mean
 from .errors import InvalidArgument, NotFound, SemsearchError
 from .settings import IndexSettings
 from .storing import Store
+from .text.prefixes import with_prefix
 
 TOPIC_METHODS = ("lda",)
 # Keyword extraction over many documents: documents whose candidate phrases are embedded
@@ -59,31 +60,35 @@ class Extractor:
         self._embedder = embedder
 
     def _encode_phrases(self, phrases: list[str]) -> np.ndarray:
-        return self._embedder().encode(phrases, batch_size=PHRASE_BATCH)
+        return self._embedder().encode(with_prefix(self.settings.get("query_prefix", ""), phrases),
+                                       batch_size=PHRASE_BATCH)
 
     def _text_vector(self, text: str) -> np.ndarray:
         """A text's vector as the index would store it: the mean of its chunks' vectors, re-normalised."""
         embedder = self._embedder()
         chunks = chunk_text(text, embedder.tokenizer, self.settings.chunk_size, self.settings.chunk_overlap)
-        return normalised_mean(embedder.encode([c.text for c in chunks] or [text]))
+        return normalised_mean(embedder.encode(
+            with_prefix(self.settings.get("passage_prefix", ""), [c.text for c in chunks] or [text])))
 
     def extract(self, text: str, pk: int | None, method: str, n: int, diversity: float, max_words: int,
                 encode: Callable[[list[str]], np.ndarray] | None = None,
                 documents: int | None = None, pool: int | None = None) -> list[kw.Keyword]:
+        analyzer = self.store.analyzer
         if method == "textrank":
-            return kw.textrank(text, n, max_words=max_words)
+            return kw.textrank(text, n, max_words=max_words, analyzer=analyzer)
         if method == "tfidf":
             if documents is None:
                 documents = self.store.counts()["documents"]
-            terms = kw.document_terms(text)
+            terms = kw.document_terms(text, analyzer)
             df = self.store.document_frequencies(terms)
             if pk is None:  # a text from outside counts as one more document
-                return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words)
-            return kw.tfidf(text, df, documents, n, max_words=max_words)
+                return kw.tfidf(text, {t: df.get(t, 0) + 1 for t in terms}, documents + 1, n, max_words=max_words,
+                                analyzer=analyzer)
+            return kw.tfidf(text, df, documents, n, max_words=max_words, analyzer=analyzer)
         vector = (self.store.document_vector(pk, self.settings.dimension) if pk is not None
                   else self._text_vector(text))
         return kw.embed(text, encode or self._encode_phrases, n, diversity=diversity, document_vector=vector,
-                        max_words=max_words, pool=pool)
+                        max_words=max_words, pool=pool, analyzer=analyzer)
 
     def keywords(self, doc_id: str | None, text: str | None, method: str, n: int, diversity: float | None,
                  max_words: int, pool: int | None) -> list[kw.Keyword]:
@@ -126,7 +131,8 @@ class Extractor:
                 break
             if cache is not None:
                 cache.prefetch(p for _, _, text in group
-                               for p in kw.embed_pool(text, n, max_words=max_words, pool=pool)[0])
+                               for p in kw.embed_pool(text, n, max_words=max_words, pool=pool,
+                                                      analyzer=self.store.analyzer)[0])
             for pk, doc_id, text in group:
                 yield doc_id, self.extract(text, pk, method, n, diversity, max_words, cache, documents, pool)
                 done += 1
@@ -151,7 +157,7 @@ class Extractor:
             raise SemsearchError("the index has no documents")
         try:
             topics, shares = tp.lda_topics(texts, n, top_words=words, max_words=max_words, seed=seed,
-                                           max_iter=max_iter)
+                                           max_iter=max_iter, analyzer=self.store.analyzer)
         except ValueError as exc:
             raise SemsearchError(str(exc)) from None
         dominant = shares.argmax(axis=1)

@@ -55,6 +55,8 @@ from .searching import (
 )
 from .settings import IndexSettings
 from .storing import Store
+from .text import coverage
+from .text.prefixes import check_prefixes, prefix_settings, with_prefix
 from .topics import Topic
 from .validation import (
     check_bool,
@@ -167,6 +169,8 @@ class Index:
         query_backend: str = "onnx",
         encoder: Encoder | None = None,
         device: str | None = None,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
         index_type: str | None = None,
         recall: float | None = None,
     ) -> Index:
@@ -186,6 +190,10 @@ class Index:
 
         ``device``: where the model runs (``cpu``, ``auto``, ``cuda[:N]``, ``mps``); see
         :class:`Embedder`.  Not stored: an index built on a GPU is queried on any CPU.
+
+        ``query_prefix`` / ``passage_prefix``: text put before every query / chunk before
+        embedding (e5: ``"query: "`` / ``"passage: "``); default from the model's name
+        (:func:`semsearch.text.prefixes.default_prefixes`), stored in the index.
 
         ``index_type`` (a new index; default ``auto``): ``exact`` always scans every vector;
         ``ivf`` / ``ivfpq`` are approximate (IVF over SQ8 / 4-bit PQ codes, refined exactly,
@@ -218,8 +226,10 @@ class Index:
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
                                         query_backend=query_backend, device=device or "cpu")
-                    store = Store.create(db_path, {**cls._new_settings(embedder, chunk_size, chunk_overlap),
-                                                   **policy})
+                    store = Store.create(db_path, {
+                        **cls._new_settings(embedder, chunk_size, chunk_overlap),
+                        **prefix_settings(embedder, query_prefix, passage_prefix, chunk_size, chunk_overlap),
+                        **policy})
                     created = cls(path, store, embedder, query_backend)
                     created.device = embedder.device
                     return created
@@ -230,6 +240,7 @@ class Index:
             remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
                                        chunk_overlap=chunk_overlap, precision=precision)
+        check_prefixes(index.settings, path, query_prefix, passage_prefix)
         return index
 
     @staticmethod
@@ -282,8 +293,9 @@ class Index:
     def _encode_queries(self, queries: list[str], batch_size: int):
         embedder = self.embedder
         if isinstance(embedder, Embedder):
-            return embedder.encode_queries(queries, batch_size=batch_size)
-        return embedder.encode(queries, batch_size=batch_size)
+            return embedder.encode_queries(with_prefix(self.settings.get("query_prefix", ""), queries),
+                                           batch_size=batch_size)
+        return embedder.encode(with_prefix(self.settings.get("query_prefix", ""), queries), batch_size=batch_size)
 
     @property
     def vectors(self) -> VectorBackend:
@@ -296,6 +308,7 @@ class Index:
         store = getattr(self._local, "store", None)
         if store is None:
             store = Store.connect(self.store.path)
+            store.analyzer, store.fts_table = self.store.analyzer, self.store.fts_table  # as open() settled them
             self._local.store = store
             with self._state:
                 self._readers.append(store)
@@ -539,7 +552,8 @@ class Index:
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
-                    ranked = keyword[:k] if mode == "keyword" else fuse([dense[slot], keyword], k)
+                    ranked = keyword[:k] if mode == "keyword" else fuse(
+                        [dense[slot], keyword], k, weights=self._fusion_weights(queries[i]))
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
@@ -779,8 +793,28 @@ class Index:
         with self._reading(vectors=False) as (store, _):
             return store.counts()
 
+    def _fusion_weights(self, query: str) -> tuple[float, float]:
+        """``(dense, keyword)`` weights of a hybrid query: less dense the less of it the model can read."""
+        tokenizer = getattr(self, "_fusion_tokenizer", None)
+        if tokenizer is None:
+            try:
+                tokenizer = self._fusion_tokenizer = self._tokenizer()
+            except Exception:  # an outside encoder without a loadable tokenizer: fuse as equals
+                return 1.0, 1.0
+        return coverage.fusion_weights(coverage.unknown_share(tokenizer, query))
+
+    def text_info(self) -> dict:
+        """The corpus' languages and the share of its tokens the model cannot read (with advice if high)."""
+        with self._reading(vectors=False) as (store, _):
+            languages = store.language_mix()
+            unknown, tokens = store.unknown_tokens()
+        share = unknown / tokens if tokens else None
+        return {"languages": languages, "unknown_token_share": None if share is None else round(share, 4),
+                "warning": coverage.remedy(share) if share is not None and share >= coverage.WARN_SHARE else None}
+
     def info(self) -> dict:
         """Counts, stored settings and sizes on disk."""
+        text = self.text_info()
         with self._reading(vectors=False) as (store, _):
             current = store.settings()
             counts = store.counts()
@@ -791,6 +825,7 @@ class Index:
         return {
             "path": str(self.path.resolve()),
             **counts,
+            **text,
             "settings": settings,
             "updated": current.get("updated"),
             "faiss_up_to_date": current["faiss_generation"] == current["generation"],

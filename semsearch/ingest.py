@@ -31,6 +31,8 @@ from .errors import InvalidArgument
 from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
 from .storing import Store
+from .text import coverage
+from .text.prefixes import with_prefix
 from .validation import check_document
 from .vectors.sync import VectorSync
 
@@ -69,6 +71,8 @@ class Prepared:
     planned: Planned
     chunks: list[Chunk]
     vectors: np.ndarray
+    # (unknown, total) tokens of the text for the model (semsearch.text.coverage), if measured.
+    unknown_tokens: tuple[int, int] | None = None
 
 
 @runtime_checkable
@@ -145,9 +149,12 @@ class LocalExecutor:
             chunked = [chunks for chunks, _ in pairs]
             if self._encoder is None:
                 self._encoder = self._load(self._encoder_factory)
-            texts = [c.text for chunks in chunked for c in chunks]
+            unknown = [coverage.unknown_tokens(self._tokenizer, p.doc.text) for p in batch]
+            prefix = settings.get("passage_prefix", "")
+            texts = with_prefix(prefix, [c.text for chunks in chunked for c in chunks])
             rows = [row for _, ids in pairs for row in ids]
-            by_ids = hasattr(self._encoder, "encode_ids")
+            # Token ids straight to the model, unless a prefix must be tokenised with each text.
+            by_ids = hasattr(self._encoder, "encode_ids") and not prefix
             parts = []
             # In slices, so a single huge document reports progress as it goes.
             for start in range(0, len(texts), COMMIT_CHUNKS):
@@ -161,7 +168,7 @@ class LocalExecutor:
                 if self.on_embedded:
                     self.on_embedded(len(parts[-1]))
             vectors = np.concatenate(parts) if parts else np.zeros((0, settings.dimension), np.float32)
-            yield list(_split(batch, chunked, vectors))
+            yield list(_split(batch, chunked, vectors, unknown))
 
     def _load(self, factory: Callable[[], object]):
         started = time.perf_counter()
@@ -170,10 +177,11 @@ class LocalExecutor:
         return loaded
 
 
-def _split(batch: list[Planned], chunked: list[list[Chunk]], vectors: np.ndarray) -> Iterator[Prepared]:
+def _split(batch: list[Planned], chunked: list[list[Chunk]], vectors: np.ndarray,
+           unknown: Sequence[tuple[int, int] | None] | None = None) -> Iterator[Prepared]:
     offset = 0
-    for planned, chunks in zip(batch, chunked):
-        yield Prepared(planned, chunks, vectors[offset : offset + len(chunks)])
+    for i, (planned, chunks) in enumerate(zip(batch, chunked)):
+        yield Prepared(planned, chunks, vectors[offset : offset + len(chunks)], unknown[i] if unknown else None)
         offset += len(chunks)
 
 
@@ -249,7 +257,7 @@ def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: Ad
                 new_ids.extend(store.insert_document(
                     doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
                     content_hash=item.planned.digest, chunks=item.chunks, vectors=item.vectors, added=added_at,
-                    pages=doc.pages,
+                    unknown_tokens=item.unknown_tokens, pages=doc.pages,
                 ))
                 report.chunks += len(item.chunks)
         generation = store.generation()

@@ -3,7 +3,9 @@
 Candidates are 1-3-word phrases that occur verbatim in the text (lower-cased) and
 never cross a stop word or punctuation: stop words split the text into runs
 *before* n-grams are formed, so no candidate is a phrase the text does not contain.
-Language: English (the stop list below).
+What a word, a stop word and a phrase are is the analyzer's business
+(:mod:`semsearch.text`): every function takes ``analyzer`` (default: English, the
+behaviour measured below); an index passes its own.
 
 Keyphrase extraction ranks *chunks*: a chunk is a maximal run of words between stop
 words and punctuation ("optical fiber networks" in "... of optical fiber networks,
@@ -29,81 +31,29 @@ Methods (each returns ``Keyword(phrase, score)`` best first):
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-# English stop words for keyphrase candidates (a fuller list than the search module's
-# query stop list, which only has to keep BM25 queries short).
-STOP_WORDS = frozenset(
-    """a about above across after afterwards again against all almost alone along already also although
-    always am among amongst an and another any anyhow anyone anything anyway anywhere are around as at
-    back be became because become becomes becoming been before beforehand behind being below beside
-    besides between beyond both but by can cannot could did do does doing done down due during each eg
-    either else elsewhere enough etc even ever every everyone everything everywhere except few for former
-    formerly from further had has have having he hence her here hereafter hereby herein hereupon hers
-    herself him himself his how however i ie if in indeed into is it its itself just last latter latterly
-    least less many may me meanwhile might mine more moreover most mostly much must my myself namely
-    neither never nevertheless next no nobody none noone nor not nothing now nowhere of off often on once
-    one only onto or other others otherwise our ours ourselves out over own per perhaps please rather
-    same seem seemed seeming seems several she should since so some somehow someone something sometime
-    sometimes somewhere still such than that the their theirs them themselves then thence there
-    thereafter thereby therefore therein thereupon these they this those though through throughout thru
-    thus to together too toward towards under until up upon us used using very via was we well were what
-    whatever when whence whenever where whereafter whereas whereby wherein whereupon wherever whether
-    which while whither who whoever whole whom whose why will with within without would yet you your
-    yours yourself yourselves also can could may might must shall should""".split()
-)
+from .text import ENGLISH, Analyzer
+from .text.english import STOP_WORDS, VERB_BREAKS  # noqa: F401  (re-exported: their old home)
+
 MAX_WORDS = 3
-# Words: letters/digits, allowing inner hyphens, apostrophes and dots ("x-ray", "o'brien", "u.s").
-_TOKEN = re.compile(r"[^\W_]+(?:[-'.][^\W_]+)*|[^\w\s]", re.UNICODE)
 
 
-def _scan(text: str) -> list[str | None]:
-    """The text's tokens, lower-cased, with ``None`` for every stop word and punctuation mark."""
-    tokens: list[str | None] = []
-    for match in _TOKEN.finditer(text.lower()):
-        token = match.group(0)
-        if not token[0].isalnum() or token in STOP_WORDS or token.isdigit() or len(token) < 2:
-            tokens.append(None)
-        else:
-            tokens.append(token)
-    return tokens
+def _analyzer(analyzer: Analyzer | None) -> Analyzer:
+    return ENGLISH if analyzer is None else analyzer
 
 
-def _runs(text: str, breaks: frozenset[str] = frozenset()) -> list[list[str]]:
-    """Maximal runs of non-stop words, split at stop words, punctuation and ``breaks``."""
-    runs: list[list[str]] = []
-    current: list[str] = []
-    for token in _scan(text):
-        if token is None or token in breaks:
-            if current:
-                runs.append(current)
-            current = []
-        else:
-            current.append(token)
-    if current:
-        runs.append(current)
-    return runs
-
-
-def candidates(text: str, max_words: int = MAX_WORDS) -> list[str]:
+def candidates(text: str, max_words: int = MAX_WORDS, analyzer: Analyzer | None = None) -> list[str]:
     """Every occurrence of every 1..``max_words``-word candidate phrase, in text order."""
-    phrases = []
-    for run in _runs(text):
-        for start in range(len(run)):
-            for n in range(1, max_words + 1):
-                if start + n > len(run):
-                    break
-                phrases.append(" ".join(run[start : start + n]))
-    return phrases
+    return _analyzer(analyzer).candidates(text, max_words)
 
 
 def class_tfidf(
-    classes: Mapping[object, Sequence[str]], top_n: int = 10, max_words: int = 2
+    classes: Mapping[object, Sequence[str]], top_n: int = 10, max_words: int = 2, analyzer: Analyzer | None = None
 ) -> dict[object, list[tuple[str, float]]]:
     """Top terms of each class by class-based TF-IDF (as BERTopic labels topics).
 
@@ -116,7 +66,7 @@ def class_tfidf(
     counts: dict[object, Counter] = {label: Counter() for label in classes}
     for label, texts in classes.items():
         for text in texts:
-            counts[label].update(candidates(text, max_words))
+            counts[label].update(candidates(text, max_words, analyzer))
     totals: Counter = Counter()
     for counter in counts.values():
         totals.update(counter)
@@ -149,26 +99,6 @@ EMBED_POOL = 20
 EMBED_POOL_FREQUENT = 5
 
 
-# Verb forms that end a keyphrase chunk as a stop word does ("photosynthesis" in "drives
-# photosynthesis"; "lets" in "photosynthesis lets plants grow").  Without a part-of-speech
-# tagger, only forms that are rarely nouns or adjectives in a key phrase: third-person -s
-# forms, irregular pasts, and the past forms of reporting verbs ("proposed", "described"),
-# not participles that often are adjectives ("distributed systems", "applied research").
-# Used for keyphrase candidates only (candidates() and cluster labels keep the plain stop
-# list).  On Inspec validation it adds 0.002-0.006 F1@10 to every method.
-VERB_BREAKS = frozenset(
-    """allows enables lets makes made gives gave given takes took taken shows showed shown presents proposes
-    describes discusses provides requires includes obtains achieves introduces investigates considers
-    demonstrates performs compares evaluates implements found finds improves reduces increases becomes became
-    carries drives turns uses contains produces leads led gets got helps appears seems yields offers needs
-    explains addresses focuses reports suggests indicates concludes argues examines explores creates applies
-    allowed enabled presented proposed described discussed provided included obtained achieved introduced
-    investigated considered demonstrated performed compared evaluated implemented contained produced helped
-    yielded offered explained addressed reported suggested indicated concluded argued examined explored created
-    let""".split()
-)
-
-
 class Keyword(NamedTuple):
     """A ranked phrase and its score (higher is better; the scale depends on the method)."""
 
@@ -184,7 +114,7 @@ def _check_max_words(max_words: int) -> None:
         raise ValueError(f"max_words must be between 1 and {MAX_WORDS}, not {max_words}")
 
 
-def phrases(text: str, max_words: int = MAX_WORDS) -> list[tuple[str, bool]]:
+def phrases(text: str, max_words: int = MAX_WORDS, analyzer: Analyzer | None = None) -> list[tuple[str, bool]]:
     """Every occurrence of every keyphrase candidate in text order, as ``(phrase, whole)``.
 
     ``whole`` is True for a chunk of at most ``max_words`` words, False for a piece of
@@ -192,37 +122,64 @@ def phrases(text: str, max_words: int = MAX_WORDS) -> list[tuple[str, bool]]:
     words when ``max_words`` is 1).  Line breaks end chunks too (a heading and the first
     line of the text below it are not one phrase).
     """
+    analyzer = _analyzer(analyzer)
+    return [(analyzer.join(words), whole) for words, whole in _phrase_words(text, max_words, analyzer)]
+
+
+def _phrase_words(text: str, max_words: int, analyzer: Analyzer) -> list[tuple[tuple[str, ...], bool]]:
+    """:func:`phrases` as word tuples."""
     _check_max_words(max_words)
-    found: list[tuple[str, bool]] = []
-    for run in (run for line in text.splitlines() for run in _runs(line, VERB_BREAKS)):
+    found: list[tuple[tuple[str, ...], bool]] = []
+    for run in analyzer.runs(text, keyphrases=True):
         if len(run) <= max_words:
-            found.append((" ".join(run), True))
+            found.append((run, True))
             continue
         for start in range(len(run)):
             for n in range(min(2, max_words), max_words + 1):
                 if start + n > len(run):
                     break
-                found.append((" ".join(run[start : start + n]), False))
+                found.append((run[start : start + n], False))
     return found
 
 
-def _candidate_table(text: str, max_words: int) -> tuple[list[str], Counter, np.ndarray]:
-    """Distinct candidates (first occurrence order), their counts and their weights."""
-    occurrences = phrases(text, max_words)
-    counts = Counter(p for p, _ in occurrences)
-    whole = {p for p, is_whole in occurrences if is_whole}
+class _Table(NamedTuple):
+    """Distinct candidates (first occurrence order), their counts, weights and words."""
+
+    unique: list[str]
+    counts: Counter
+    weights: np.ndarray
+    words: dict[str, tuple[str, ...]]
+
+
+def _candidate_table(text: str, max_words: int, analyzer: Analyzer) -> _Table:
+    occurrences = _phrase_words(text, max_words, analyzer)
+    fragment_weight, title_boost = analyzer.phrase_weights(text)
+    if fragment_weight is None:
+        fragment_weight = FRAGMENT_WEIGHT
+    words: dict[str, tuple[str, ...]] = {}
+    counts: Counter = Counter()
+    whole = set()
+    for run, is_whole in occurrences:
+        phrase = analyzer.join(run)
+        words.setdefault(phrase, run)
+        counts[phrase] += 1
+        if is_whole:
+            whole.add(phrase)
     unique = list(counts)
-    weights = np.array([1.0 if p in whole else FRAGMENT_WEIGHT for p in unique])
-    return unique, counts, weights
+    weights = np.array([1.0 if p in whole else fragment_weight for p in unique])
+    if title_boost and "\n" in text.strip():
+        title = {analyzer.join(run) for run, _ in _phrase_words(text.strip().split("\n", 1)[0], max_words, analyzer)}
+        weights = weights * np.array([1.0 + title_boost if p in title else 1.0 for p in unique])
+    return _Table(unique, counts, weights, words)
 
 
-def document_terms(text: str) -> set[str]:
+def document_terms(text: str, analyzer: Analyzer | None = None) -> set[str]:
     """The terms whose document frequencies an index keeps: every distinct candidate n-gram.
 
     All 1..``MAX_WORDS``-word phrases (:func:`candidates`), not only the chunks, so a
     phrase's df counts every document containing it, and any ``max_words`` can be scored.
     """
-    return set(candidates(text, MAX_WORDS))
+    return _analyzer(analyzer).terms(text)
 
 
 def _ranked(unique: Sequence[str], scores: np.ndarray, n: int) -> list[Keyword]:
@@ -237,6 +194,7 @@ def tfidf(
     n: int = 10,
     *,
     max_words: int = MAX_WORDS,
+    analyzer: Analyzer | None = None,
 ) -> list[Keyword]:
     """Rank candidates by ``(1 + log tf) * idf``, ``idf = log((1 + N) / (1 + df)) + 1``.
 
@@ -244,7 +202,7 @@ def tfidf(
     ``documents`` is N: an index passes its own counts (see :func:`document_terms`);
     phrases it lacks count as df 0.  Fragments score ``FRAGMENT_WEIGHT`` times as much.
     """
-    unique, counts, weights = _candidate_table(text, max_words)
+    unique, counts, weights, _ = _candidate_table(text, max_words, _analyzer(analyzer))
     scores = np.array([
         (1.0 + math.log(counts[p])) * (math.log((1.0 + documents) / (1.0 + document_frequency.get(p, 0))) + 1.0)
         for p in unique
@@ -278,7 +236,9 @@ def pagerank(
     return rank / rank.sum()
 
 
-def word_ranks(text: str, window: int = TEXTRANK_WINDOW, damping: float = TEXTRANK_DAMPING) -> dict[str, float]:
+def word_ranks(
+    text: str, window: int = TEXTRANK_WINDOW, damping: float = TEXTRANK_DAMPING, analyzer: Analyzer | None = None
+) -> dict[str, float]:
     """TextRank word scores: PageRank over the co-occurrence graph of the text's content words.
 
     The nodes are the words outside the stop list (as in :func:`candidates`); two words
@@ -288,7 +248,7 @@ def word_ranks(text: str, window: int = TEXTRANK_WINDOW, damping: float = TEXTRA
     """
     if window < 2:
         raise ValueError(f"window must be at least 2, not {window}")
-    sequence = [t for t in _scan(text) if t is not None and t not in VERB_BREAKS]
+    sequence = _analyzer(analyzer).graph_words(text)
     vocabulary = {word: i for i, word in enumerate(dict.fromkeys(sequence))}
     matrix = np.zeros((len(vocabulary), len(vocabulary)))
     for i, word in enumerate(sequence):
@@ -308,6 +268,7 @@ def textrank(
     max_words: int = MAX_WORDS,
     window: int = TEXTRANK_WINDOW,
     damping: float = TEXTRANK_DAMPING,
+    analyzer: Analyzer | None = None,
 ) -> list[Keyword]:
     """TextRank keyphrases (Mihalcea & Tarau 2004), without a part-of-speech filter.
 
@@ -316,18 +277,21 @@ def textrank(
     phrase scores the sum of its words' ranks, relative to the best word (so a score is
     between 0 and ``max_words``).  Fragments score ``FRAGMENT_WEIGHT`` times as much.
     """
-    unique, _, weights = _candidate_table(text, max_words)
-    if not unique:
+    analyzer = _analyzer(analyzer)
+    table = _candidate_table(text, max_words, analyzer)
+    if not table.unique:
         return []
-    return _ranked(unique, _textrank_scores(text, unique, window, damping) * weights, n)
+    scores = _textrank_scores(text, table, window, damping, analyzer)
+    return _ranked(table.unique, scores * table.weights, n)
 
 
 def _textrank_scores(
-    text: str, unique: Sequence[str], window: int = TEXTRANK_WINDOW, damping: float = TEXTRANK_DAMPING
+    text: str, table: _Table, window: int = TEXTRANK_WINDOW, damping: float = TEXTRANK_DAMPING,
+    analyzer: Analyzer | None = None,
 ) -> np.ndarray:
-    ranks = word_ranks(text, window, damping)
+    ranks = word_ranks(text, window, damping, analyzer)
     top = max(ranks.values(), default=1.0)
-    return np.array([sum(ranks.get(w, 0.0) for w in p.split()) / top for p in unique])
+    return np.array([sum(ranks.get(w, 0.0) for w in table.words[p]) / top for p in table.unique])
 
 
 def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, diversity: float) -> list[int]:
@@ -362,8 +326,8 @@ def mmr(relevance: np.ndarray, vectors: np.ndarray, n: int, diversity: float) ->
     return chosen
 
 
-def embed_pool(text: str, n: int = 10, *, max_words: int = MAX_WORDS, pool: int | None = None
-               ) -> tuple[list[str], np.ndarray]:
+def embed_pool(text: str, n: int = 10, *, max_words: int = MAX_WORDS, pool: int | None = None,
+               analyzer: Analyzer | None = None) -> tuple[list[str], np.ndarray]:
     """The candidates :func:`embed` embeds, and their weights.
 
     Embedding the phrases is nearly all of ``embed``'s cost, so only the ``pool`` best
@@ -374,10 +338,12 @@ def embed_pool(text: str, n: int = 10, *, max_words: int = MAX_WORDS, pool: int 
     validation, with n = 10, this keeps F1@10 (0.353; 0.351 with every candidate) and
     embeds 44% fewer phrases.
     """
-    unique, counts, weights = _candidate_table(text, max_words)
+    analyzer = _analyzer(analyzer)
+    table = _candidate_table(text, max_words, analyzer)
+    unique, counts, weights = table.unique, table.counts, table.weights
     size = max(EMBED_POOL, n + 10) if pool is None else pool
     if 0 < size < len(unique):
-        scores = _textrank_scores(text, unique) * weights
+        scores = _textrank_scores(text, table, analyzer=analyzer) * weights
         order = sorted(range(len(unique)), key=lambda i: (-scores[i], i))
         frequent = sorted(range(len(unique)), key=lambda i: (-counts[unique[i]] * weights[i], i))
         keep = sorted(set(order[:size]) | set(frequent[:EMBED_POOL_FREQUENT]))
@@ -394,6 +360,7 @@ def embed(
     document_vector: np.ndarray | None = None,
     max_words: int = MAX_WORDS,
     pool: int | None = None,
+    analyzer: Analyzer | None = None,
 ) -> list[Keyword]:
     """Embedding keyphrases: cosine between each phrase and the document, then MMR.
 
@@ -405,7 +372,7 @@ def embed(
     list is in the order MMR picked it, so a later phrase can score higher than an
     earlier, more redundant one.
     """
-    unique, weights = embed_pool(text, n, max_words=max_words, pool=pool)
+    unique, weights = embed_pool(text, n, max_words=max_words, pool=pool, analyzer=analyzer)
     if not unique:
         return []
     if document_vector is None:

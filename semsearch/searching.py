@@ -7,31 +7,21 @@ and that chunk's text is the snippet.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .storing import Filter, Store
+from .text import ENGLISH, Analyzer, snippet
+from .text.english import QUERY_STOP_WORDS as STOP_WORDS
+from .text.english import QUERY_WORD as _WORD
 from .vectors import VectorBackend
 
 MODES = ("hybrid", "dense", "keyword")
 RRF_K = 60
 # How many documents each side contributes to a hybrid fusion.
 FUSION_DEPTH = 100
-
-# A short English stop list: FTS5 has none, and OR-ing "the" into a query only adds noise.
-STOP_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours ourselves out over own
-    same she should so some such than that the their theirs them themselves then there these they
-    this those through to too under until up very was we were what when where which while who whom
-    why will with would you your yours yourself yourselves""".split()
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass
@@ -56,16 +46,13 @@ class Hit:
         return data
 
 
-def keyword_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for free text: its words, quoted, OR-ed.
+def keyword_query(text: str, analyzer: Analyzer = ENGLISH) -> str | None:
+    """An FTS5 MATCH expression for free text: its terms as the analyzer reads them, quoted, OR-ed.
 
-    Quoting every word makes FTS5 syntax in user text (``"``, ``*``, ``:``, ``-``,
+    Quoting every term makes FTS5 syntax in user text (``"``, ``*``, ``:``, ``-``,
     parentheses, ``NEAR``, ``AND``) plain words, so no query can raise.
     """
-    words = [w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOP_WORDS]
-    if not words:
-        return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    return analyzer.query(text)
 
 
 @dataclass
@@ -126,23 +113,29 @@ def dense_rank(
 
 
 def keyword_rank(store: Store, query: str, k: int, filters: Sequence[Filter] = ()) -> list[Ranked]:
-    match = keyword_query(query)
+    match = store.analyzer.query(query)
     if match is None:
         return []
     return [Ranked(doc_id, float(score)) for doc_id, score in store.keyword_search(match, k, filters)]
 
 
-def fuse(rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K) -> list[Ranked]:
-    """Reciprocal-rank fusion: score = sum over rankings of 1 / (rrf_k + rank).
+def fuse(
+    rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[Ranked]:
+    """Reciprocal-rank fusion: score = sum over rankings of weight / (rrf_k + rank).
 
+    ``weights`` (default all 1) scale each ranking; a ranking of weight 0 is left out
+    (:func:`semsearch.text.coverage.fusion_weights`: a query the model cannot read).
     The best chunk (and so the snippet) comes from the first ranking that has the
     document: dense, whose snippet is the best-matching chunk.
     """
     fused: dict[str, float] = {}
     first: dict[str, Ranked] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights if weights is not None else [1.0] * len(rankings)):
+        if weight <= 0:
+            continue
         for rank, item in enumerate(ranking, start=1):
-            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + 1.0 / (rrf_k + rank)
+            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + weight / (rrf_k + rank)
             first.setdefault(item.doc_id, item)
     order = sorted(fused, key=lambda doc_id: -fused[doc_id])[:k]
     return [Ranked(d, fused[d], first[d].chunk_id) for d in order]
@@ -151,13 +144,13 @@ def fuse(rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K) -> li
 def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) -> list[Hit]:
     """Fetch titles, metadata and snippets for the final ranking only.
 
-    A dense hit's snippet is its best chunk; a keyword-only hit's is an FTS5 snippet
-    around the words of ``query``.
+    A dense hit's snippet is its best chunk; a keyword-only hit's is cut from its
+    original text around the terms of ``query`` (:func:`semsearch.text.snippet`).
     """
     documents = store.documents_summary([r.doc_id for r in ranked])
     chunks = store.chunk_texts([r.chunk_id for r in ranked if r.chunk_id is not None])
-    match = keyword_query(query) if query else None
-    snippets = store.snippets(match, [r.doc_id for r in ranked if r.chunk_id is None]) if match else {}
+    texts = store.document_texts([r.doc_id for r in ranked if r.chunk_id is None]) if query else {}
+    snippets = {doc_id: snippet(text, query, store.analyzer) for doc_id, text in texts.items()}
     words = {w for w in (m.group(0).lower() for m in _WORD.finditer(query or "")) if w not in STOP_WORDS}
     hits = []
     for item in ranked:
@@ -209,7 +202,7 @@ def snippet_page(store: Store, doc_id: str, pages: Sequence[int] | None, snippet
     if not pages or not snippet:
         return None
     # The snippet is verbatim text between " … " marks: look up its longest piece.
-    piece = max((p.strip() for p in snippet.split(" … ")), key=len)
+    piece = max((p.strip(" …") for p in snippet.split(" … ")), key=len)
     offset = store.locate(doc_id, piece) if piece else None
     return None if offset is None else bisect.bisect_right(pages, offset)
 

@@ -28,7 +28,8 @@ import numpy as np
 from .embedding import normalised_mean
 from .errors import IndexCorrupt, ReadOnlyIndex, SemsearchError
 from .integrity import corrupt_message, quick_check, translate, translated, write_problem
-from .keywords import document_terms
+from .text import Analyzer, get_analyzer, is_current, stored_analyzer
+from .text.languages import detect as detect_language
 
 log = logging.getLogger("semsearch")
 
@@ -68,15 +69,39 @@ CREATE TABLE IF NOT EXISTS chunk_vectors (
     id INTEGER PRIMARY KEY,
     vector BLOB NOT NULL
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    title, text, content='documents', content_rowid='pk', tokenize='porter unicode61'
+"""
+
+# Full text: the analyzer's output for every title and text (semsearch.text), written by
+# insert_document / delete_documents, never by triggers (SQLite's Python module cannot
+# register a tokenizer, so CJK segmentation happens before FTS5 sees the text).  Contentless:
+# the original is in `documents`, snippets are cut from it; a row is deleted by giving FTS5
+# the same analyzed values again, which a recorded, versioned analyzer reproduces.  Indexes
+# made before analyzers existed have `documents_fts` fed by triggers from the raw text
+# (= analyzer english v1); open() replaces it with this table, re-analyzing every document.
+FTS_TABLE = "analyzed_fts"
+FTS_SCHEMA = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(
+    title, text, content='', tokenize='porter unicode61'
 );
-CREATE TRIGGER IF NOT EXISTS documents_fts_insert AFTER INSERT ON documents BEGIN
-    INSERT INTO documents_fts(rowid, title, text) VALUES (new.pk, new.title, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS documents_fts_delete AFTER DELETE ON documents BEGIN
-    INSERT INTO documents_fts(documents_fts, rowid, title, text) VALUES ('delete', old.pk, old.title, old.text);
-END;
+"""
+LEGACY_FTS_TABLE = "documents_fts"
+# Per document: its language (semsearch.text.languages, from scripts) and how many of its
+# tokens the model cannot read (semsearch.text.coverage).  Added after format 1 shipped:
+# created on open; languages are filled in from the stored texts when re-analyzing, token
+# counts stay NULL for documents indexed before (they need the model's tokenizer).
+TEXT_STATS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS text_stats (
+    document INTEGER PRIMARY KEY,
+    lang TEXT NOT NULL,
+    tokens INTEGER,
+    unknown INTEGER
+);
+CREATE INDEX IF NOT EXISTS text_stats_lang ON text_stats(lang);
+"""
+LEGACY_FTS_SQL = """
+DROP TRIGGER IF EXISTS documents_fts_insert;
+DROP TRIGGER IF EXISTS documents_fts_delete;
+DROP TABLE IF EXISTS documents_fts;
 """
 
 # Clustering runs (added after format 1 shipped: created on open when missing, so
@@ -112,7 +137,7 @@ CLUSTER_TABLES = ("clusterings", "clusters", "cluster_assignments")
 
 # Document frequencies for keyword TF-IDF (added after format 1 shipped: created and
 # filled on open when missing).  `term_df` holds, for every candidate phrase of up to
-# three words (keywords.document_terms), the number of documents containing it; it is
+# three words (Analyzer.terms), the number of documents containing it; it is
 # updated in the same transaction that inserts or deletes a document.  The settings key
 # `term_df_generation` records the generation it is exact for: every write transaction
 # of this version sets it, so a write by an older semsearch (which leaves it behind) is
@@ -141,6 +166,8 @@ PAGES_COLUMN = "pages"
 
 # Columns of `documents` a --where filter may name besides metadata fields.
 FILTERABLE_COLUMNS = ("id", "title", "source")
+# Fields a --where filter finds in `text_stats` when the document's metadata lacks them.
+STATS_FIELDS = ("lang",)
 
 
 def now() -> str:
@@ -188,6 +215,11 @@ def where_clause(filters: Sequence[Filter]) -> tuple[str, list]:
             params.append(value)
             continue
         path = '$."' + field.replace('"', '""') + '"'
+        if field in STATS_FIELDS:  # the metadata's own field wins, else the detected one
+            clauses.append(f"coalesce(json_extract(d.metadata, ?), (SELECT s.{field} FROM text_stats s "
+                           "WHERE s.document = d.pk)) = ?")
+            params.extend([path, value])
+            continue
         candidates = _coerce(value)
         clauses.append("(" + " OR ".join("json_extract(d.metadata, ?) = ?" for _ in candidates) + ")")
         for candidate in candidates:
@@ -205,6 +237,10 @@ class Store:
         self._verified: list[str] | None = None  # quick_check's findings, once run
         self.has_pages = False  # whether documents has the pages column (see PAGES_COLUMN)
         self._term_delta: dict[str, int] = {}  # document-frequency changes of the open transaction
+        # The analyzer whose output the full-text table and term_df hold (set by create/open),
+        # and that table's name.
+        self.analyzer: Analyzer = get_analyzer()
+        self.fts_table = FTS_TABLE
 
     @classmethod
     def connect(cls, path: Path) -> Store:
@@ -230,7 +266,7 @@ class Store:
         return store
 
     @classmethod
-    def create(cls, path: Path, settings: dict) -> Store:
+    def create(cls, path: Path, settings: dict, analyzer: Analyzer | None = None) -> Store:
         """Make a new database, atomically: built under a temporary name, then renamed into place.
 
         A creation that is killed (or fails on a full disk) leaves no ``index.db``, only a
@@ -245,11 +281,14 @@ class Store:
                 conn = sqlite3.connect(str(temporary), isolation_level=None)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
-                    for statement in _statements(SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA):
+                    analyzer = analyzer or get_analyzer()
+                    for statement in _statements(SCHEMA + FTS_SCHEMA + CLUSTER_SCHEMA + TERMS_SCHEMA
+                                                 + TEXT_STATS_SCHEMA):
                         conn.execute(statement)
                     conn.execute(f"ALTER TABLE documents ADD COLUMN {PAGES_COLUMN} TEXT")
                     for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
-                                       "generation": 0, "faiss_generation": -1, "term_df_generation": 0}.items():
+                                       "generation": 0, "faiss_generation": -1, "term_df_generation": 0,
+                                       "analyzer": analyzer.to_stored()}.items():
                         conn.execute("INSERT INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value)))
                     conn.execute("COMMIT")
                     conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once, before it is visible
@@ -262,7 +301,9 @@ class Store:
             for leftover in leftovers:
                 leftover.unlink(missing_ok=True)
             raise
-        return cls.connect(path)
+        store = cls.connect(path)
+        store.analyzer = analyzer
+        return store
 
     @staticmethod
     def is_blank(path: Path) -> bool:
@@ -280,7 +321,7 @@ class Store:
             return False
 
     @classmethod
-    def open(cls, path: Path) -> Store:
+    def open(cls, path: Path, analyzer: Analyzer | None = None) -> Store:
         store = cls.connect(path)
         try:
             with translated(path):
@@ -303,18 +344,15 @@ class Store:
                     raise SemsearchError(
                         f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
                     )
-                if store.read_only:
+                if store.read_only:  # read with the analyzer it recorded, as it is
+                    store._read_as_recorded()
                     return store  # tables added since format 1 cannot be made here; what needs them says so
                 if not set(CLUSTER_TABLES) <= tables:
                     with store.transaction(bump=False):
                         for statement in _statements(CLUSTER_SCHEMA):
                             store.conn.execute(statement)
                 store._add_pages_column()
-                if not store.term_df_current():
-                    try:
-                        store.rebuild_term_df()
-                    except (sqlite3.OperationalError, ReadOnlyIndex) as exc:  # TF-IDF will say so
-                        log.warning("could not build the keyword statistics of %s: %s", path, exc)
+                store._use_analyzer(analyzer or get_analyzer())
         except BaseException:
             store.close()
             raise
@@ -326,6 +364,85 @@ class Store:
             self._verified = quick_check(self.conn)
         if self._verified:
             raise IndexCorrupt(corrupt_message(self.path, "; ".join(self._verified)))
+
+    def _use_analyzer(self, analyzer: Analyzer) -> None:
+        """Make the full-text table and term_df hold ``analyzer``'s output, re-analyzing if they do not.
+
+        They are rebuilt together in one transaction (never half-right) when the index
+        recorded another analyzer or version, has the old trigger-fed table, or was
+        written by an older semsearch since (term_df behind).  If the index cannot be
+        written (read-only), it is read with the analyzer it recorded, as it is.
+        """
+        recorded = stored_analyzer(self.settings())
+        tables = set(self.table_names())
+        if self._analyzed(analyzer):
+            self.analyzer = analyzer
+            return
+        try:
+            self.reanalyze(analyzer, recorded)
+        except (sqlite3.OperationalError, ReadOnlyIndex) as exc:  # e.g. a read-only index
+            log.warning("could not re-analyze the texts of %s (%s): reading it as it is", self.path, exc)
+            self._read_as_recorded(tables)
+
+    def _read_as_recorded(self, tables: set[str] | None = None) -> None:
+        """Read with the analyzer the index recorded (one that cannot be re-analyzed: read-only)."""
+        tables = set(self.table_names()) if tables is None else tables
+        self.analyzer = get_analyzer(stored_analyzer(self.settings())["name"])
+        self.fts_table = FTS_TABLE if FTS_TABLE in tables else LEGACY_FTS_TABLE
+
+    def _analyzed(self, analyzer: Analyzer) -> bool:
+        """Whether the full-text table, term_df and text_stats hold ``analyzer``'s output, up to date."""
+        tables = set(self.table_names())
+        return (FTS_TABLE in tables and "text_stats" in tables and self.term_df_current()
+                and is_current(stored_analyzer(self.settings()), analyzer))
+
+    def reanalyze(self, analyzer: Analyzer, recorded: dict | None = None) -> int:
+        """Rebuild the full-text table and term_df from the stored texts with ``analyzer``; returns documents."""
+        started = time.perf_counter()
+        recorded = recorded or stored_analyzer(self.settings())
+        documents = self.counts()["documents"]
+        if documents:
+            log.warning(
+                "re-analyzing the %d documents of %s for keyword search and keyphrases (analyzer %s v%s -> "
+                "%s v%s); this happens once", documents, self.path, recorded.get("name"), recorded.get("version"),
+                analyzer.name, analyzer.version,
+            )
+        with self.transaction(bump=False):
+            if self._analyzed(analyzer):  # another process got here first
+                self.analyzer, self.fts_table = analyzer, FTS_TABLE
+                return 0
+            for statement in _statements(LEGACY_FTS_SQL):
+                self.conn.execute(statement)
+            self.conn.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+            for statement in _statements(FTS_SCHEMA + TERMS_SCHEMA + TEXT_STATS_SCHEMA):
+                self.conn.execute(statement)
+            self.analyzer, self.fts_table = analyzer, FTS_TABLE
+            self.conn.execute("DELETE FROM term_df")
+            counts: dict[str, int] = {}
+            for pk, title, text in self.conn.execute("SELECT pk, title, text FROM documents").fetchall():
+                self._index_text(pk, title, text)
+                self.conn.execute(
+                    "INSERT INTO text_stats(document, lang) VALUES (?, ?) "
+                    "ON CONFLICT(document) DO UPDATE SET lang = excluded.lang", (pk, detect_language(text)),
+                )
+                for term in analyzer.terms(text):
+                    counts[term] = counts.get(term, 0) + 1
+            self.conn.executemany("INSERT INTO term_df(term, df) VALUES (?, ?)", counts.items())
+            self._put("term_df_generation", self.generation())
+            self._put("analyzer", analyzer.to_stored())
+        if documents:
+            log.warning("re-analyzed %d documents in %.1fs", documents, time.perf_counter() - started)
+        return documents
+
+    def _index_text(self, pk: int, title: str | None, text: str, delete: bool = False) -> None:
+        """Add a document's analyzed title and text to the full-text table (or take them out)."""
+        values = (pk, self.analyzer.index_text(title), self.analyzer.index_text(text))
+        if delete:
+            self.conn.execute(
+                f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, title, text) VALUES ('delete', ?, ?, ?)", values
+            )
+        else:
+            self.conn.execute(f"INSERT INTO {FTS_TABLE}(rowid, title, text) VALUES (?, ?, ?)", values)
 
     def close(self) -> None:
         self.conn.close()
@@ -418,14 +535,16 @@ class Store:
         """Delete documents and their chunks (and their terms' counts); returns the deleted chunk ids."""
         chunk_ids: list[int] = []
         for pk in pks:
-            row = self.conn.execute("SELECT text FROM documents WHERE pk = ?", (pk,)).fetchone()
+            row = self.conn.execute("SELECT title, text FROM documents WHERE pk = ?", (pk,)).fetchone()
             if row is None:
                 continue
             chunk_ids.extend(r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE document = ?", (pk,)))
             self.conn.execute("DELETE FROM chunk_vectors WHERE id IN (SELECT id FROM chunks WHERE document = ?)", (pk,))
             self.conn.execute("DELETE FROM chunks WHERE document = ?", (pk,))
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
-            self._count_terms(row[0], -1)
+            self._index_text(pk, row[0], row[1], delete=True)
+            self.conn.execute("DELETE FROM text_stats WHERE document = ?", (pk,))
+            self._count_terms(row[1], -1)
         return chunk_ids
 
     def insert_document(
@@ -440,6 +559,7 @@ class Store:
         chunks: Sequence,
         vectors: np.ndarray,
         added: str | None = None,
+        unknown_tokens: tuple[int, int] | None = None,
         pages: Sequence[int] | None = None,
         terms: Iterable[str] | None = None,
     ) -> list[int]:
@@ -447,6 +567,7 @@ class Store:
 
         ``terms``: the text's keyword terms (``keywords.document_terms``) if already extracted,
         e.g. by the workers that chunk and embed, so the single writer does not.
+        ``unknown_tokens``: ``(unknown, total)`` tokens of its text for the model, if measured.
         """
         stamp = now()
         values = [doc_id, title, source, text, json.dumps(metadata, ensure_ascii=False), content_hash,
@@ -461,6 +582,10 @@ class Store:
             values,
         )
         pk = cursor.lastrowid
+        self._index_text(pk, title, text)
+        unknown, tokens = unknown_tokens or (None, None)
+        self.conn.execute("INSERT INTO text_stats(document, lang, tokens, unknown) VALUES (?, ?, ?, ?)",
+                          (pk, detect_language(text), tokens, unknown))
         self._count_terms(text, +1, terms)
         ids = []
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -588,26 +713,21 @@ class Store:
     ) -> list[tuple[str, float]]:
         """BM25 over titles and texts: ``(doc id, score)``, best first."""
         sql, params = where_clause(filters)
+        fts = self.fts_table
         return self.conn.execute(
-            "SELECT d.id, -bm25(documents_fts) AS score "
-            "FROM documents_fts JOIN documents d ON d.pk = documents_fts.rowid "
-            f"WHERE documents_fts MATCH ? AND {sql} ORDER BY bm25(documents_fts), d.pk LIMIT ?",
+            f"SELECT d.id, -bm25({fts}) AS score "
+            f"FROM {fts} JOIN documents d ON d.pk = {fts}.rowid "
+            f"WHERE {fts} MATCH ? AND {sql} ORDER BY bm25({fts}), d.pk LIMIT ?",
             [match, *params, limit],
         ).fetchall()
 
-    def snippets(self, match: str, doc_ids: Sequence[str]) -> dict[str, str]:
-        """FTS5 snippets (about 40 tokens around the matches) of a few documents."""
+    def document_texts(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """Document id -> text, for a few documents (snippets are cut from the original)."""
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(
-            "SELECT d.id, snippet(documents_fts, 1, '', '', ' … ', 40) "
-            "FROM documents_fts JOIN documents d ON d.pk = documents_fts.rowid "
-            f"WHERE documents_fts MATCH ? AND d.id IN ({marks})",
-            [match, *ids],
-        )
-        return dict(rows.fetchall())
+        return dict(self.conn.execute(f"SELECT id, text FROM documents WHERE id IN ({marks})", ids).fetchall())
 
     # -- clustering runs --------------------------------------------------------
     @contextmanager
@@ -750,7 +870,7 @@ class Store:
         60% of the writer's time.
         """
         counts = self._term_delta
-        for term in document_terms(text) if terms is None else set(terms):
+        for term in self.analyzer.terms(text) if terms is None else set(terms):
             counts[term] = counts.get(term, 0) + delta
 
     def _flush_terms(self) -> None:
@@ -772,28 +892,6 @@ class Store:
             return False
         row = self.conn.execute("SELECT value FROM settings WHERE key = 'term_df_generation'").fetchone()
         return row is not None and int(json.loads(row[0])) == self.generation()
-
-    def rebuild_term_df(self) -> int:
-        """(Re)compute ``term_df`` from every stored text; returns the number of documents read."""
-        started = time.perf_counter()
-        with self.transaction(bump=False):
-            if self.term_df_current():  # another process got here first
-                return 0
-            for statement in _statements(TERMS_SCHEMA):
-                self.conn.execute(statement)
-            self.conn.execute("DELETE FROM term_df")
-            counts: dict[str, int] = {}
-            documents = 0
-            for (text,) in self.conn.execute("SELECT text FROM documents"):
-                documents += 1
-                for term in document_terms(text):
-                    counts[term] = counts.get(term, 0) + 1
-            self.conn.executemany("INSERT INTO term_df(term, df) VALUES (?, ?)", counts.items())
-            self._put("term_df_generation", self.generation())
-        if documents:
-            log.info("built the keyword statistics (document frequencies) of %d documents in %.1fs",
-                     documents, time.perf_counter() - started)
-        return documents
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """``term -> df`` for those of ``terms`` that occur in some document."""
@@ -821,6 +919,22 @@ class Store:
                 return
             yield from rows
             last = rows[-1][0]
+
+    def language_mix(self) -> dict[str, int]:
+        """Documents per detected language, most first."""
+        if "text_stats" not in self.table_names():  # an old index opened read-only
+            return {}
+        return dict(self.conn.execute(
+            "SELECT lang, count(*) AS n FROM text_stats GROUP BY lang ORDER BY n DESC, lang"
+        ).fetchall())
+
+    def unknown_tokens(self) -> tuple[int, int]:
+        """``(unknown, total)`` model tokens over the documents whose tokens were counted."""
+        if "text_stats" not in self.table_names():
+            return 0, 0
+        row = self.conn.execute("SELECT coalesce(sum(unknown), 0), coalesce(sum(tokens), 0) FROM text_stats "
+                                "WHERE tokens IS NOT NULL").fetchone()
+        return int(row[0]), int(row[1])
 
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]

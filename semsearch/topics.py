@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .keywords import Keyword, _check_max_words, _scan, candidates
+from .keywords import Keyword, _analyzer, _check_max_words, candidates
+from .text import Analyzer
 
 
 @dataclass
@@ -26,11 +27,11 @@ class Topic:
         return data
 
 
-def topic_terms(text: str, max_words: int = 1) -> list[str]:
+def topic_terms(text: str, max_words: int = 1, analyzer: Analyzer | None = None) -> list[str]:
     """The terms LDA counts: content words (``max_words=1``) or all candidate n-grams."""
     if max_words == 1:
-        return [t for t in _scan(text) if t is not None]
-    return candidates(text, max_words)
+        return [t for t in _analyzer(analyzer).scan(text) if t is not None]
+    return candidates(text, max_words, analyzer)
 
 
 def lda_topics(
@@ -43,6 +44,7 @@ def lda_topics(
     max_df: float = 0.5,
     max_iter: int = 20,
     seed: int = 0,
+    analyzer: Analyzer | None = None,
 ) -> tuple[list[Topic], np.ndarray]:
     """Fit scikit-learn's LatentDirichletAllocation to the texts' term counts.
 
@@ -62,15 +64,15 @@ def lda_topics(
     if not texts:
         raise ValueError("LDA needs at least one document")
 
-    def analyzer(text: str) -> list[str]:
-        return topic_terms(text, max_words)
+    def terms(text: str) -> list[str]:
+        return topic_terms(text, max_words, analyzer)
 
     counts = None
     for low, high in ((min_df, max_df), (1, 1.0)):
         if len(texts) * high < low:  # sklearn refuses max_df below min_df
             continue
         try:
-            vectorizer = CountVectorizer(analyzer=analyzer, min_df=low, max_df=high)
+            vectorizer = CountVectorizer(analyzer=terms, min_df=low, max_df=high)
             counts = vectorizer.fit_transform(texts)
             break
         except ValueError:  # no term left after pruning

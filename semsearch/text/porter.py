@@ -1,6 +1,7 @@
 """The Porter (1980) stemmer, as in Martin Porter's reference implementation.
 
-Only for scoring keyphrases in bench/ (nltk is not a dependency).  ``stem(word)``
+Used to find a query's words in a text for snippets (SQLite FTS5's ``porter`` tokenizer
+stems with this algorithm) and to score keyphrases in bench/ (nltk is not a dependency).  ``stem(word)``
 expects a lower-case word; words of one or two letters are returned unchanged.
 """
 

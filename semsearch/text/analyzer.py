@@ -1,0 +1,93 @@
+"""The analyzer protocol: everything semsearch does that depends on the language of a text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import ClassVar, NamedTuple
+
+
+class Span(NamedTuple):
+    """A token of an original text: ``text[start:end]``, and the key a query term must equal to match it."""
+
+    start: int
+    end: int
+    key: str
+
+
+class Analyzer:
+    """What is indexed for full-text search, how a query is read, and what counts as a word.
+
+    One analyzer is recorded in an index's settings (``{"name", "version"}``); the FTS5
+    table holds :meth:`index_text` of every title and text, and is rebuilt when the
+    recorded analyzer is not the one in use.  Subclasses override the methods.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[int] = 0
+
+    def to_stored(self) -> dict:
+        return {"name": self.name, "version": self.version}
+
+    def __repr__(self) -> str:
+        return f"<analyzer {self.name} v{self.version}>"
+
+    # -- full text --------------------------------------------------------------
+    def index_text(self, text: str | None) -> str | None:
+        """What FTS5 (``porter unicode61``) is given for a title or text."""
+        raise NotImplementedError
+
+    def query(self, text: str) -> str | None:
+        """An FTS5 MATCH expression for free user text (every term quoted, so no syntax applies), or None."""
+        raise NotImplementedError
+
+    def query_keys(self, text: str) -> set[str]:
+        """The keys (see :meth:`spans`) of a query's terms: what a snippet highlights."""
+        raise NotImplementedError
+
+    def spans(self, text: str) -> Iterator[Span]:
+        """The tokens of an original text with their match keys, for snippets."""
+        raise NotImplementedError
+
+    # -- keyphrases, topics, cluster labels -----------------------------------------
+    def scan(self, text: str) -> list[str | None]:
+        """The text's words in order, lower-cased, with None for stop words and punctuation."""
+        raise NotImplementedError
+
+    def runs(self, text: str, keyphrases: bool = False) -> list[tuple[str, ...]]:
+        """Maximal runs of content words (candidate phrases are n-grams of these).
+
+        ``keyphrases=True``: the stricter runs keyphrase extraction uses (broken at verbs
+        and line ends too); False: the runs whose n-grams are counted as terms.
+        """
+        raise NotImplementedError
+
+    def graph_words(self, text: str) -> list[str]:
+        """The word sequence TextRank links neighbours in."""
+        raise NotImplementedError
+
+    def join(self, words: Sequence[str]) -> str:
+        """A phrase from its words."""
+        return " ".join(words)
+
+    def phrase_weights(self, text: str) -> tuple[float | None, float]:
+        """``(fragment weight, first-line boost)`` for keyphrases of ``text``.
+
+        None: the keyword module's own fragment weight.  A phrase that also occurs in the
+        text's first line (a title) scores ``1 + boost`` times as much; 0 = no boost.
+        """
+        return None, 0.0
+
+    def candidates(self, text: str, max_words: int = 3) -> list[str]:
+        """Every occurrence of every 1..``max_words``-word n-gram of :meth:`runs`, in text order."""
+        phrases = []
+        for run in self.runs(text):
+            for start in range(len(run)):
+                for n in range(1, max_words + 1):
+                    if start + n > len(run):
+                        break
+                    phrases.append(self.join(run[start : start + n]))
+        return phrases
+
+    def terms(self, text: str) -> set[str]:
+        """The terms whose document frequencies an index keeps: every distinct 1-3-word candidate."""
+        return set(self.candidates(text, 3))
