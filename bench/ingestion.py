@@ -39,7 +39,9 @@ BARE = """
 import json, sqlite3, sys, time
 from semsearch.embedding import Embedder
 with sqlite3.connect(sys.argv[1]) as conn:
-    texts = [r[0] for r in conn.execute("SELECT text FROM chunks ORDER BY id")]
+    texts = [r[0] for r in conn.execute(
+        'SELECT coalesce(c.text, substr(d.text, c.start + 1, c."end" - c.start)) '
+        "FROM chunks c JOIN documents d ON d.pk = c.document ORDER BY c.id")]
     settings = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM settings")}
 embedder = Embedder(settings["model"], layers=settings["layers"], pooling=settings["pooling"],
                     max_length=settings["max_length"], precision=settings["precision"])

@@ -28,6 +28,7 @@ from .reading import DEFAULT_MAX_DOCUMENT_BYTES, RecordFields, read_inputs
 from .searching import MODES, Hit
 from .validation import clean_json
 from .vectors import METRICS
+from .vectors.policy import POLICIES as INDEX_TYPES
 
 
 class _Group(click.Group):
@@ -157,6 +158,10 @@ def cli(quiet: bool) -> None:
               help="How one vector per document is made from its chunks, for cluster, similar and keywords "
               "--method embed, in a NEW index: lead (default: the first chunk and the mean of all, "
               "equally weighted), mean, or first.")
+@click.option("--index-type", type=click.Choice(INDEX_TYPES), help="Vector index for a NEW index: auto "
+              "(default: exact up to 1M chunks, then approximate IVF), exact, ivf (SQ8 codes) or ivfpq (4-bit PQ).")
+@click.option("--recall", type=click.FloatRange(0.5, 1.0), help="Recall@10 target the approximate index is "
+              "calibrated to, for a NEW index (default 0.95).")
 @click.option("--query-prefix", help="Text put before every query when embedding it, for a NEW index "
               "(default from the model's name: 'query: ' for e5 models, an instruction for bge, else none).")
 @click.option("--passage-prefix", help="Text put before every chunk when embedding it, for a NEW index "
@@ -177,8 +182,8 @@ def cli(quiet: bool) -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @json_option
 def index(inputs, index_path, text_field, id_field, title_field, globs, model, layers, pooling,
-          chunk_size, chunk_overlap, precision, document_vector, query_prefix, passage_prefix, batch_size,
-          max_document_bytes, device, ray_address, workers, gpus_per_worker, strict, progress, as_json):
+          chunk_size, chunk_overlap, precision, document_vector, index_type, recall, query_prefix, passage_prefix,
+          batch_size, max_document_bytes, device, ray_address, workers, gpus_per_worker, strict, progress, as_json):
     """Add or update documents from files, directories or - (stdin).
 
     Reads .txt, .md, .html, .pdf, .docx, .pptx, .odt, .odp, .epub, and records
@@ -212,8 +217,8 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
     try:
         with Index.open(index_path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
                         chunk_overlap=chunk_overlap, precision=precision, query_prefix=query_prefix,
-                        passage_prefix=passage_prefix, device=device,
-                        document_vector=document_vector) as idx:
+                        passage_prefix=passage_prefix, device=device, index_type=index_type,
+                        recall=recall, document_vector=document_vector) as idx:
             show = sys.stderr.isatty() if progress is None else progress
             with terminal_bar("Indexing", "doc", enabled=show) as update:
                 report = idx.add_documents(
@@ -265,8 +270,10 @@ def index(inputs, index_path, text_field, id_field, title_field, globs, model, l
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Batch mode: a text file (one query per line) or JSONL with id and text; writes JSONL.")
 @click.option("-o", "--out", type=click.File("w"), default="-", help="Batch mode output file (default stdout).")
+@click.option("--exact", is_flag=True, help="Scan every stored vector even if the index is approximate (slow "
+              "at millions of chunks; a check of what the approximate index returns).")
 @json_option
-def search(query, index_path, k, mode, metric, where, min_score, cluster, queries_file, out, as_json):
+def search(query, index_path, k, mode, metric, where, min_score, cluster, queries_file, out, exact, as_json):
     """Search the index for QUERY.
 
     \b
@@ -276,6 +283,7 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
       semsearch search "glaciers" --mode keyword
       semsearch search "interest rates" --cluster news-k8:3
       semsearch search --queries questions.txt -o results.jsonl
+      semsearch search "protein folding" --mode dense --exact
     """
     if (query is None) == (queries_file is None):
         raise click.UsageError("give a QUERY or --queries FILE (one of them)")
@@ -285,11 +293,12 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
         if queries_file is not None:
             queries = read_query_file(queries_file)
             results = idx.search_many([q for _, q in queries], k, mode=mode, where=filters,
-                                      min_score=min_score, metric=metric, cluster=cluster)
+                                      min_score=min_score, metric=metric, cluster=cluster, exact=exact)
             for (query_id, text), hits in zip(queries, results):
                 out.write(_dumps(batch_record(query_id, text, hits)) + "\n")
             return
-        hits = idx.search(query, k, mode=mode, where=filters, min_score=min_score, metric=metric, cluster=cluster)
+        hits = idx.search(query, k, mode=mode, where=filters, min_score=min_score, metric=metric, cluster=cluster,
+                          exact=exact)
     if as_json:
         _echo_json([h.to_dict() for h in hits])
     else:
@@ -355,11 +364,50 @@ def info(index_path, as_json):
         ("database", f"{data['size_bytes']['database'] / 1e6:.2f} MB"),
         ("faiss", f"{data['size_bytes']['faiss'] / 1e6:.2f} MB"
                   + ("" if data["faiss_up_to_date"] else " (stale: rebuilt on next use)")),
+        ("vectors", describe_vector_index(data["vector_index"])),
     ]
     for name, value in rows:
         click.echo(f"{name:<10} {value}")
     if data.get("warning"):
         click.echo(f"semsearch: warning: {data['warning']}", err=True)
+
+
+def describe_vector_index(v: dict) -> str:
+    """One line: type, policy, and for an approximate index its cells, nprobe and measured recall."""
+    line = f"{v.get('index_type', 'flat')} (index type {v.get('policy', 'auto')}"
+    if v.get("exact", True):
+        return line + ": exact scan)"
+    line += f", nlist {v.get('nlist')}, nprobe {v.get('nprobe')}, refine {v.get('refine')}xk)"
+    cal = v.get("calibration")
+    if cal:
+        line += (f"; recall@{cal['k']} {cal['recall']:.3f} (95% CI {cal['low']:.3f}-{cal['high']:.3f}, "
+                 f"{cal['queries']} held-out queries, {cal['size']} vectors, {cal['date'][:10]}; "
+                 f"target {cal['target']}: held-out >= {cal.get('required', cal['target'])}"
+                 f"{'' if cal['reached'] else ' NOT reached'})")
+    return line
+
+
+@cli.command()
+@index_option
+@click.option("--index-type", type=click.Choice(INDEX_TYPES), help="The vector index type to rebuild as "
+              "(default: the index's own).")
+@click.option("--recall", type=click.FloatRange(0.5, 1.0), help="Recall@10 target to calibrate to "
+              "(default: the index's own).")
+@json_option
+def reindex(index_path, index_type, recall, as_json):
+    """Rebuild the vector index from the stored vectors (no re-embedding).
+
+    \b
+    Examples:
+      semsearch reindex --index-type ivf --recall 0.98
+      semsearch reindex --index-type exact
+    """
+    with Index.open(index_path, create=False) as idx:
+        described = idx.reindex(index_type=index_type, recall=recall)
+    if as_json:
+        _echo_json(described)
+    else:
+        click.echo(describe_vector_index(described))
 
 
 @cli.command()

@@ -35,7 +35,7 @@ from .clustering import DEFAULT_SEED, Clustering
 from .clusterings import ClusterRef
 from .docvectors import DEFAULT_DOCUMENT_VECTOR, check_document_vector
 from .embedding import Embedder, check_query_backend, load_tokenizer
-from .errors import IndexLocked, InvalidArgument, NotFound
+from .errors import IndexLocked, InvalidArgument, NotFound, SettingsMismatch
 from .extracting import TOPIC_METHODS, Extractor
 from .ingest import AddReport, Encoder, Executor, LocalExecutor, Progress
 from .integrity import remove_stale_temporaries, translated
@@ -73,6 +73,7 @@ from .validation import (
     check_text,
 )
 from .vectors import METRICS, VectorBackend
+from .vectors import policy as vector_policy
 from .vectors.sync import FAISS_FILE, VectorSync
 
 log = logging.getLogger("semsearch")
@@ -92,6 +93,18 @@ def default_index_path() -> Path:
 
 _check_k = check_k
 _check_ids = check_ids
+
+
+def _check_index_type(index_type: str | None, recall: float | None) -> dict:
+    """The settings a new index stores for its vector index (policy and recall target)."""
+    policy = "auto" if index_type is None else index_type
+    if policy not in vector_policy.POLICIES:
+        raise InvalidArgument(f"unknown index type {index_type!r}: use one of {', '.join(vector_policy.POLICIES)}")
+    try:
+        target = vector_policy.check_recall(vector_policy.DEFAULT_RECALL if recall is None else recall)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(str(exc)) from None
+    return {"index_type": vector_policy.choose_kind(policy, 0), "vector_policy": policy, "recall_target": target}
 
 
 def _check_add(texts, ids, metadata, titles, batch_size) -> tuple:
@@ -132,6 +145,9 @@ class Index:
         self.device = "cpu"  # where the model runs: a choice of the run (Index.open), never stored
         self._lock = WriterLock(path / LOCK_FILE)
         self._sync = VectorSync(path, self.settings, store, self._lock)
+        # Approximate backends hold codes only; their exact refine reads floats by id, through
+        # this thread's connection (inside the search's snapshot).
+        self._sync.fetch = lambda ids: self._reader().vectors_by_id(ids, self.settings.dimension)
         self._local = threading.local()
         self._readers: list[Store] = []
         self._state = threading.Lock()  # guards the caches below and the lazy embedder
@@ -157,6 +173,8 @@ class Index:
         query_prefix: str | None = None,
         passage_prefix: str | None = None,
         document_vector: str | None = None,
+        index_type: str | None = None,
+        recall: float | None = None,
     ) -> Index:
         """Open the index at ``path``, creating it (with these settings) if missing.
 
@@ -179,12 +197,19 @@ class Index:
         embedding (e5: ``"query: "`` / ``"passage: "``); default from the model's name
         (:func:`semsearch.text.prefixes.default_prefixes`), stored in the index.
 
+        ``index_type`` (a new index; default ``auto``): ``exact`` always scans every vector;
+        ``ivf`` / ``ivfpq`` are approximate (IVF over SQ8 / 4-bit PQ codes, refined exactly,
+        with nprobe calibrated at every build to reach ``recall``, recall@10, default 0.95);
+        ``auto`` is exact up to 1M chunks, then ``ivf``, then from 10M ``ivfpq``.  Stored once;
+        change it with :meth:`reindex`.
+
         ``document_vector`` (``lead``, the default; ``mean``; ``first``): how one vector
         per document is made from its chunks, for clustering, ``similar`` and keyword
         ``embed`` (see :mod:`semsearch.docvectors`); stored like the other settings.
         """
         if document_vector is not None:
             check_document_vector(document_vector)
+        policy = _check_index_type(index_type, recall)
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
@@ -212,12 +237,13 @@ class Index:
                     store = Store.create(db_path, {
                         **cls._new_settings(embedder, chunk_size, chunk_overlap),
                         **prefix_settings(embedder, query_prefix, passage_prefix, chunk_size, chunk_overlap),
-                        "document_vector": document_vector or DEFAULT_DOCUMENT_VECTOR})
+                        "document_vector": document_vector or DEFAULT_DOCUMENT_VECTOR, **policy})
                     created = cls(path, store, embedder, query_backend)
                     created.device = embedder.device
                     return created
         index = cls(path, Store.open(db_path), encoder, query_backend=query_backend)
         index.device = device or "cpu"
+        index._check_index_type(index_type, recall)
         if not index.store.read_only:
             remove_stale_temporaries(path)  # of killed saves; a live writer's are left alone
         index.settings.check_requested(path, model=model, layers=layers, pooling=pooling, chunk_size=chunk_size,
@@ -230,6 +256,20 @@ class Index:
     def _new_settings(embedder: Embedder, chunk_size: int | None, chunk_overlap: int | None) -> dict:
         size, overlap = resolve_chunking(embedder.max_length, chunk_size, chunk_overlap)
         return {**embedder.settings(), "chunk_size": size, "chunk_overlap": overlap}
+
+    def _check_index_type(self, index_type: str | None, recall: float | None) -> None:
+        """An existing index keeps its vector index type and recall target unless reindexed."""
+        asked = []
+        if index_type is not None and index_type != self._sync.policy:
+            asked.append(f"index type {index_type} (index: {self._sync.policy})")
+        if recall is not None and float(recall) != self._sync.recall:
+            asked.append(f"recall {recall} (index: {self._sync.recall})")
+        if asked:
+            raise SettingsMismatch(
+                f"the index at {self.path} was built with other settings: asked for {'; '.join(asked)}. "
+                f"Change them with `semsearch reindex -i {self.path} --index-type ... --recall ...` "
+                "(no re-embedding)."
+            )
 
     def close(self) -> None:
         with self._state:
@@ -321,8 +361,14 @@ class Index:
         titles: Sequence[str | None] | None = None,
         batch_size: int = 32,
         show_progress: bool = False,
+        vectors=None,
     ) -> AddReport:
-        """Add or update texts.  Ids default to a hash of the text, so re-adding is a no-op."""
+        """Add or update texts.  Ids default to a hash of the text, so re-adding is a no-op.
+
+        ``vectors``: one row per text, embedded elsewhere (a GPU box, a data pipeline); each
+        text is then stored as one chunk with its row, nothing is embedded, and the rows
+        must have the index's dimension (they are normalised to unit length, as ours are).
+        """
         texts, ids, metadata, titles, batch_size = _check_add(texts, ids, metadata, titles, batch_size)
         n = len(texts)
         documents = (
@@ -334,7 +380,16 @@ class Index:
             )
             for i in range(n)
         )
-        return self.add_documents(documents, batch_size=batch_size, show_progress=show_progress)
+        executor = None
+        if vectors is not None:
+            from .precomputed import GivenVectors
+
+            documents = list(documents)
+            try:
+                executor = GivenVectors([d.id for d in documents], vectors, self.settings.dimension)
+            except ValueError as exc:
+                raise InvalidArgument(str(exc)) from None
+        return self.add_documents(documents, batch_size=batch_size, show_progress=show_progress, executor=executor)
 
     def add_documents(
         self,
@@ -436,13 +491,15 @@ class Index:
         min_score: float | None = None,
         metric: str = "cosine",
         cluster: ClusterRef = None,
+        exact: bool = False,
         explain: bool = False,
     ) -> list[Hit]:
         """Rank documents for ``query``; see :meth:`search_many`."""
         if not isinstance(query, str):
             raise InvalidArgument(f"query must be text, not {type(query).__name__}")
         return self.search_many(
-            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster, explain=explain
+            [query], k, mode=mode, where=where, min_score=min_score, metric=metric, cluster=cluster, exact=exact,
+            explain=explain,
         )[0]
 
     def search_many(
@@ -456,6 +513,7 @@ class Index:
         metric: str = "cosine",
         batch_size: int = 32,
         cluster: ClusterRef = None,
+        exact: bool = False,
         explain: bool = False,
     ) -> list[list[Hit]]:
         """Rank documents for each query (embedded together in one pass).
@@ -468,6 +526,7 @@ class Index:
         ``explain`` attaches to each hit its dense rank and score, keyword rank and BM25, and
         fused score (the other side is ranked too when the mode has one side only; the hits
         do not change).
+        ``exact`` scans every stored vector even where the index is approximate.
         """
         if isinstance(queries, (str, bytes)) or not isinstance(queries, Sequence):
             raise InvalidArgument("search_many() takes a list of queries")
@@ -494,7 +553,7 @@ class Index:
             dense: list[list[Ranked]] = [[] for _ in asked]
             if query_vectors is not None:
                 dense = self._dense(store, backend, query_vectors, depth if mode != "keyword" else side_depth,
-                                    filters, metric)
+                                    filters, metric, exact=exact)
             for slot, i in enumerate(asked):
                 keyword: list[Ranked] = []
                 if mode != "dense" or explain:
@@ -512,10 +571,66 @@ class Index:
         return results
 
     def _dense(self, store: Store, backend: VectorBackend, query_vectors, k, filters, metric,
-               exclude: Sequence[str] = ()) -> list[list[Ranked]]:
+               exclude: Sequence[str] = (), exact: bool = False) -> list[list[Ranked]]:
         allowed = store.filtered_chunk_ids(filters) if filters else None
+        if backend.kind != "flat" and (exact or metric == "manhattan"):  # L1 does not rank as cosine
+            backend = vector_policy.ExactScan(store, self.settings.dimension)
         return dense_rank(backend, self._chunk_map(store), query_vectors, k, allowed=allowed, metric=metric,
                           exclude=exclude)
+
+    def search_vectors(
+        self,
+        vectors,
+        k: int = 10,
+        *,
+        exact: bool = False,
+        where: Filters = None,
+        min_score: float | None = None,
+        metric: str = "cosine",
+        cluster: ClusterRef = None,
+    ) -> list[list[Hit]]:
+        """Rank documents for each row of ``vectors`` (embedded elsewhere; normalised here), as
+        :meth:`search_many` does in ``dense`` mode: one list of hits per row."""
+        from .precomputed import unit_rows
+
+        k = _check_k(k)
+        if metric not in METRICS:
+            raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+        try:
+            query_vectors = unit_rows(vectors, self.settings.dimension)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        filters = normalise_filters(where)
+        with self._reading() as (store, backend):
+            filters = [*filters, *clusterings.cluster_filter(store, cluster)]
+            dense = self._dense(store, backend, query_vectors, k, filters, metric, exact=exact) if len(
+                query_vectors) else []
+            results = []
+            for ranked in dense:
+                if min_score is not None:
+                    ranked = [r for r in ranked if r.score >= min_score]
+                results.append(to_hits(store, ranked))
+        return results
+
+    def reindex(self, index_type: str | None = None, recall: float | None = None) -> dict:
+        """Rebuild the vector index from the stored vectors (no re-embedding), optionally with
+        another type (``auto``, ``exact``, ``ivf``, ``ivfpq``) or recall target; returns what
+        ``info()["vector_index"]`` shows."""
+        sync = self._sync
+        chosen = _check_index_type(index_type or sync.policy, sync.recall if recall is None else recall)
+        with sync.writing():
+            sync.policy, sync.recall = chosen["vector_policy"], chosen["recall_target"]
+            with self.store.transaction(bump=False):
+                self.store.set_setting("vector_policy", sync.policy)
+                self.store.set_setting("recall_target", sync.recall)
+            size = self.store.counts()["chunks"]
+            from .vectors import backend_class
+
+            with self.store.snapshot():
+                rebuilt = sync.build(self.store, backend_class(vector_policy.choose_kind(sync.policy, size)))
+            sync.use(rebuilt)
+            sync.save(rebuilt, sync.generation)
+        return vector_policy.describe(rebuilt, sync.policy, sync.recall)
 
     def similar(
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
@@ -715,7 +830,7 @@ class Index:
             current = store.settings()
             counts = store.counts()
         settings = {k: v for k, v in current.items()
-                    if k not in ("generation", "faiss_generation", "faiss_checksum", "updated")}
+                    if k not in ("generation", "faiss_generation", "faiss_checksum", "updated", "vector_index")}
         db_bytes = sum(p.stat().st_size for p in self.path.glob(DB_FILE + "*") if p.is_file())
         faiss_path = self.path / FAISS_FILE
         return {
@@ -725,6 +840,9 @@ class Index:
             "settings": settings,
             "updated": current.get("updated"),
             "faiss_up_to_date": current["faiss_generation"] == current["generation"],
+            # As of the last save of the vector file: type, nprobe, refine depth, measured recall.
+            "vector_index": current.get("vector_index") or vector_policy.describe(
+                None, current.get("vector_policy", "auto"), current.get("recall_target", vector_policy.DEFAULT_RECALL)),
             "size_bytes": {
                 "database": db_bytes,
                 "faiss": faiss_path.stat().st_size if faiss_path.exists() else 0,

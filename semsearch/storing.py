@@ -1,7 +1,10 @@
 """Storing: the SQLite record of an index (documents, chunks, vectors, settings).
 
-SQLite is the source of truth.  Every chunk keeps its vector as a float32 blob,
-so the FAISS file can always be rebuilt from here without re-embedding.  Each
+SQLite is the source of truth.  Every chunk keeps its vector as a float32 blob (in
+``chunk_vectors``, its own table: 5 vectors per 8 KiB page instead of one chunk row
+per 4 KiB page), so the vector index can always be rebuilt from here without
+re-embedding.  A chunk's text is not stored twice: it is the slice ``start:end`` of
+its document's text (``chunks.text`` is NULL), unless it differs from that slice.  Each
 write transaction bumps a ``generation`` counter; the FAISS file records the
 generation it was built from, which is how a stale file is recognised.
 """
@@ -30,7 +33,10 @@ from .text.languages import detect as detect_language
 
 log = logging.getLogger("semsearch")
 
-FORMAT_VERSION = 1
+# Format 2 (issue 14): vectors in their own table, chunk text as offsets, 8 KiB pages.
+# Format 1 indexes are migrated on open (semsearch.migrating); nothing is lost.
+FORMAT_VERSION = 2
+PAGE_SIZE = 8192
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (
@@ -56,10 +62,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     position INTEGER NOT NULL,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    vector BLOB NOT NULL
+    text TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document);
+CREATE TABLE IF NOT EXISTS chunk_vectors (
+    id INTEGER PRIMARY KEY,
+    vector BLOB NOT NULL
+);
 """
 
 # Full text: the analyzer's output for every title and text (semsearch.text), written by
@@ -146,6 +155,9 @@ CREATE TABLE IF NOT EXISTS term_df (
 # row (k1 = 1.2 and b = 0.75 are fixed inside FTS5).  Measured in bench/fusion_sweep.py.
 BM25_COLUMN_WEIGHTS = (1.0, 1.0)
 
+# A chunk's text (chunks aliased c, its document d): stored only where it is not the slice.
+CHUNK_TEXT_SQL = 'coalesce(c.text, substr(d.text, c.start + 1, c."end" - c.start))'
+
 # Databases up to this size get `PRAGMA quick_check` on every open (0.17-0.27 s for 62 MB,
 # warm cache, on the shared 2-core machine); larger ones before their first write, so
 # nothing is written into a damaged file.
@@ -229,6 +241,7 @@ class Store:
         self.read_only: str | None = None  # why it cannot be written, when it cannot
         self._verified: list[str] | None = None  # quick_check's findings, once run
         self.has_pages = False  # whether documents has the pages column (see PAGES_COLUMN)
+        self._term_delta: dict[str, int] = {}  # document-frequency changes of the open transaction
         # The analyzer whose output the full-text table and term_df hold (set by create/open),
         # and that table's name.
         self.analyzer: Analyzer = get_analyzer()
@@ -245,8 +258,11 @@ class Store:
                 store.has_pages = store._pages_present()
                 return store
             # Autocommit mode: transactions are opened explicitly by `transaction()`.
+            new = not path.exists() or path.stat().st_size == 0
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA busy_timeout = 30000")
+            if new:  # only before the first table: larger pages hold 5 vectors each, not 2
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             store = cls(path, conn)
             store.has_pages = store._pages_present()  # a reading connection of an opened index
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -320,6 +336,15 @@ class Store:
                 if path.stat().st_size <= CHECK_ON_OPEN_BYTES:  # cheap here; bigger ones are checked before a write
                     store.verify()
                 version = store.settings().get("format_version")
+                if version == 1:  # format 2 (issue 14) moved vectors and chunk texts: migrate in place
+                    if store.read_only:
+                        raise SemsearchError(
+                            f"{path} has index format 1 and must be migrated to format {FORMAT_VERSION}, which "
+                            f"needs write access ({store.read_only}): open it once with write access")
+                    from .migrating import migrate_1_to_2
+
+                    migrate_1_to_2(store)
+                    version = store.settings().get("format_version")
                 if version != FORMAT_VERSION:
                     raise SemsearchError(
                         f"{path} has index format {version}; this semsearch reads format {FORMAT_VERSION}"
@@ -478,8 +503,10 @@ class Store:
         with translated(self.path):
             self.verify()
             self.conn.execute("BEGIN IMMEDIATE")
+        self._term_delta = {}
         try:
             yield
+            self._flush_terms()
             if bump:
                 self.conn.execute(
                     "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
@@ -517,6 +544,7 @@ class Store:
             if row is None:
                 continue
             chunk_ids.extend(r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE document = ?", (pk,)))
+            self.conn.execute("DELETE FROM chunk_vectors WHERE id IN (SELECT id FROM chunks WHERE document = ?)", (pk,))
             self.conn.execute("DELETE FROM chunks WHERE document = ?", (pk,))
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
             self._index_text(pk, row[0], row[1], delete=True)
@@ -538,9 +566,12 @@ class Store:
         added: str | None = None,
         unknown_tokens: tuple[int, int] | None = None,
         pages: Sequence[int] | None = None,
+        terms: Iterable[str] | None = None,
     ) -> list[int]:
         """Insert one document with its chunks and their vectors; returns the chunk ids.
 
+        ``terms``: the text's keyword terms (``keywords.document_terms``) if already extracted,
+        e.g. by the workers that chunk and embed, so the single writer does not.
         ``unknown_tokens``: ``(unknown, total)`` tokens of its text for the model, if measured.
         """
         stamp = now()
@@ -560,15 +591,20 @@ class Store:
         unknown, tokens = unknown_tokens or (None, None)
         self.conn.execute("INSERT INTO text_stats(document, lang, tokens, unknown) VALUES (?, ?, ?, ?)",
                           (pk, detect_language(text), tokens, unknown))
-        self._count_terms(text, +1)
+        self._count_terms(text, +1, terms)
         ids = []
-        for chunk, vector in zip(chunks, vectors):
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        for chunk in chunks:
+            # The text only where it is not the slice of the document (never, from our chunker).
+            own = None if text[chunk.start : chunk.end] == chunk.text else chunk.text
             cursor = self.conn.execute(
-                'INSERT INTO chunks (document, position, start, "end", text, vector) VALUES (?, ?, ?, ?, ?, ?)',
-                (pk, chunk.position, chunk.start, chunk.end, chunk.text,
-                 np.ascontiguousarray(vector, dtype=np.float32).tobytes()),
+                'INSERT INTO chunks (document, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
+                (pk, chunk.position, chunk.start, chunk.end, own),
             )
             ids.append(cursor.lastrowid)
+        self.conn.executemany(
+            "INSERT INTO chunk_vectors (id, vector) VALUES (?, ?)", zip(ids, (v.tobytes() for v in vectors))
+        )
         return ids
 
     def added_at(self, pk: int) -> str:
@@ -608,7 +644,7 @@ class Store:
         last = -1
         while True:
             rows = self.conn.execute(
-                "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+                "SELECT id, vector FROM chunk_vectors WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
             ).fetchall()
             if not rows:
                 return
@@ -620,7 +656,8 @@ class Store:
     def document_vector(self, pk: int, dimension: int, how: str = DEFAULT_DOCUMENT_VECTOR) -> np.ndarray:
         """A document's vector from its chunk vectors (``how``: see :mod:`semsearch.docvectors`)."""
         blobs = [r[0] for r in self.conn.execute(
-            "SELECT vector FROM chunks WHERE document = ? ORDER BY position", (pk,))]
+            "SELECT v.vector FROM chunks c JOIN chunk_vectors v ON v.id = c.id WHERE c.document = ? "
+            "ORDER BY c.position", (pk,))]
         return document_vector(np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension), how)
 
     def chunk_document_map(self) -> tuple[np.ndarray, list[str]]:
@@ -634,8 +671,23 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.conn.execute(f"SELECT id, position, text, start FROM chunks WHERE id IN ({marks})", ids)
+        rows = self.conn.execute(
+            f"SELECT c.id, c.position, {CHUNK_TEXT_SQL}, c.start FROM chunks c JOIN documents d ON d.pk = c.document "
+            f"WHERE c.id IN ({marks})", ids,
+        )
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def vectors_by_id(self, chunk_ids: np.ndarray, dimension: int) -> np.ndarray:
+        """The stored vectors of ``chunk_ids``, in that order (KeyError if one is missing)."""
+        ids = [int(i) for i in chunk_ids]
+        found: dict[int, bytes] = {}
+        for start in range(0, len(ids), 900):  # under SQLite's bound-parameter limit
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            found.update(self.conn.execute(f"SELECT id, vector FROM chunk_vectors WHERE id IN ({marks})", part))
+        if len(found) < len(set(ids)):
+            raise KeyError("a chunk's vector is not stored")
+        return np.frombuffer(b"".join(found[i] for i in ids), dtype=np.float32).reshape(len(ids), dimension)
 
     def documents_summary(self, doc_ids: Sequence[str]) -> dict[str, dict]:
         """Document id -> title, source, metadata and page starts (not the text)."""
@@ -712,7 +764,10 @@ class Store:
         sums = np.zeros((len(pks), dimension), dtype=np.float64)
         counts = np.zeros(len(pks), dtype=np.int64)
         firsts = np.zeros((len(pks), dimension), dtype=np.float64)
-        cursor = self.conn.execute("SELECT document, position, vector FROM chunks ORDER BY document")
+        cursor = self.conn.execute(
+            "SELECT c.document, c.position, v.vector FROM chunks c JOIN chunk_vectors v ON v.id = c.id "
+            "ORDER BY c.document"
+        )
         while rows := cursor.fetchmany(20_000):
             owners = np.searchsorted(pks, np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
             vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
@@ -820,16 +875,29 @@ class Store:
         return {"added": added, "removed": removed, "changed": changed}
 
     # -- document frequencies (keyword TF-IDF) --------------------------------
-    def _count_terms(self, text: str, delta: int) -> None:
-        """Add ``delta`` (+1 or -1) to the document frequency of each of the text's terms."""
-        terms = [(t,) for t in sorted(self.analyzer.terms(text))]
-        if delta > 0:
-            self.conn.executemany(
-                "INSERT INTO term_df(term, df) VALUES (?, 1) ON CONFLICT(term) DO UPDATE SET df = df + 1", terms
-            )
-        else:
-            self.conn.executemany("UPDATE term_df SET df = df - 1 WHERE term = ?", terms)
-            self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", terms)
+    def _count_terms(self, text: str, delta: int, terms: Iterable[str] | None = None) -> None:
+        """Add ``delta`` (+1 or -1) to the document frequency of each of the text's terms.
+
+        Counted in memory and merged at commit (:meth:`_flush_terms`), one upsert per
+        distinct term of the transaction rather than one per term per document: this was
+        60% of the writer's time.
+        """
+        counts = self._term_delta
+        for term in self.analyzer.terms(text) if terms is None else set(terms):
+            counts[term] = counts.get(term, 0) + delta
+
+    def _flush_terms(self) -> None:
+        """Merge the transaction's document-frequency changes into ``term_df`` (inside it)."""
+        changes = sorted((t, d) for t, d in self._term_delta.items() if d)
+        self._term_delta = {}
+        if not changes:
+            return
+        self.conn.executemany(
+            "INSERT INTO term_df(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            changes,
+        )
+        if any(d < 0 for _, d in changes):
+            self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t, d in changes if d < 0])
 
     def term_df_current(self) -> bool:
         """Whether ``term_df`` exists and is exact for the current generation."""

@@ -243,7 +243,8 @@ def test_driver_killed_mid_run_rerun_completes_without_duplicates(cluster, tiny_
 def _rows(idx) -> dict:
     """(document id, chunk position) -> vector, failing on a duplicate."""
     rows = {}
-    query = "SELECT d.id, c.position, c.vector FROM chunks c JOIN documents d ON d.pk = c.document"
+    query = ("SELECT d.id, c.position, v.vector FROM chunks c JOIN documents d ON d.pk = c.document "
+             "JOIN chunk_vectors v ON v.id = c.id")
     for doc_id, position, vector in idx.store.conn.execute(query):
         assert (doc_id, position) not in rows, f"chunk {position} of {doc_id} committed twice"
         rows[doc_id, position] = np.frombuffer(vector, dtype=np.float32)

@@ -2,6 +2,9 @@
 
 - :mod:`.base`: the :class:`VectorBackend` protocol (add, remove, search, save, load, build).
 - :mod:`.flat`: :class:`FlatVectors`, exact search (an int8-screened scan).
+- :mod:`.ivf`: :class:`IVFVectors` (IVF over SQ8 codes) and :class:`IVFPQVectors` (IVF over
+  4-bit fast-scan PQ), approximate, refined exactly, with calibrated recall.
+- :mod:`.policy`: which backend by size (``auto``), their upkeep, the streamed exact scan.
 - :mod:`.sync`: :class:`VectorSync`, the freshness protocol between SQLite and the file.
 """
 
@@ -9,9 +12,12 @@ from __future__ import annotations
 
 from .base import METRICS, VectorBackend
 from .flat import FlatVectors
+from .ivf import IVFPQVectors, IVFVectors
 
 # Every backend by the name stored as an index's ``index_type``.
-BACKENDS: dict[str, type[VectorBackend]] = {FlatVectors.kind: FlatVectors}
+BACKENDS: dict[str, type[VectorBackend]] = {
+    FlatVectors.kind: FlatVectors, IVFVectors.kind: IVFVectors, IVFPQVectors.kind: IVFPQVectors,
+}
 
 
 def backend_class(kind: str) -> type[VectorBackend]:
@@ -26,4 +32,4 @@ def backend_class(kind: str) -> type[VectorBackend]:
         ) from None
 
 
-__all__ = ["BACKENDS", "METRICS", "FlatVectors", "VectorBackend", "backend_class"]
+__all__ = ["BACKENDS", "METRICS", "FlatVectors", "IVFPQVectors", "IVFVectors", "VectorBackend", "backend_class"]

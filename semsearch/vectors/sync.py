@@ -28,6 +28,7 @@ from ..locking import ReadWriteLock, WriterLock, is_locked
 from ..settings import IndexSettings
 from ..storing import Store
 from . import backend_class
+from . import policy as vector_policy
 from .base import VectorBackend
 
 log = logging.getLogger("semsearch")
@@ -47,6 +48,12 @@ class VectorSync:
         self.rw = ReadWriteLock()
         self.backend: VectorBackend | None = None
         self.generation = -1
+        # Approximate backends: the type asked for, the recall target, and a reader of float
+        # vectors by id for their exact refine (set by the Index: this thread's connection).
+        self.policy = str(settings.extra.get("vector_policy", "exact" if settings.index_type == "flat" else
+                                             settings.index_type))
+        self.recall = float(settings.extra.get("recall_target", vector_policy.DEFAULT_RECALL))
+        self.fetch = None
 
     def current(self, store: Store) -> VectorBackend:
         """The vectors at the generation ``store`` sees now: kept, reloaded, or rebuilt.
@@ -57,6 +64,9 @@ class VectorSync:
         generation = store.generation()
         if self.backend is not None and self.generation == generation:
             return self.backend
+        kind = store.settings().get("index_type", "flat")  # another process may have switched it
+        if kind != self.backend_class.kind:
+            self.backend_class = backend_class(kind)
         problem = None
         chunks = store.counts()["chunks"]
         stored = dict(store.conn.execute(
@@ -73,7 +83,7 @@ class VectorSync:
             problem = "the FAISS file does not match its checksum (its content is damaged)"
         else:
             try:
-                loaded = self.backend_class.load(self.path, self.dimension)
+                loaded = vector_policy.attach(self.backend_class.load(self.path, self.dimension), self.fetch)
             except ValueError as exc:
                 problem = f"the FAISS file is corrupt ({exc})"
             else:
@@ -88,7 +98,7 @@ class VectorSync:
         started = time.perf_counter()
         with store.snapshot():  # one consistent state while a writer may be committing
             generation = store.generation()
-            backend = self.backend_class.build(self.dimension, store.iter_vectors(self.dimension))
+            backend = self.build(store, self.backend_class)
         if problem:
             log.warning(
                 "%s: rebuilt it from %d stored vectors in %.1fs", problem, backend.size, time.perf_counter() - started
@@ -105,6 +115,34 @@ class VectorSync:
                 pass  # read-only or taken meanwhile: the repair stays in memory
         return backend, generation
 
+    def build(self, store: Store, cls: type[VectorBackend]) -> VectorBackend:
+        """A backend of type ``cls`` from every stored vector (call inside a snapshot of ``store``)."""
+        params = vector_policy.build_params(cls, store, self.dimension, self.recall, self.fetch)
+        return vector_policy.attach(cls.build(self.dimension, vector_policy.StoredVectors(store, self.dimension),
+                                              **params), self.fetch)
+
+    def upkeep(self, backend: VectorBackend) -> bool:
+        """After writes: switch to the backend type the policy wants at this size, or re-calibrate /
+        retrain an approximate one when due.  Returns whether the backend changed."""
+        wanted = vector_policy.needed_kind(self.policy, backend) if self.policy == "auto" else None
+        if wanted is not None:
+            started = time.perf_counter()
+            with self.rw.write(), self.store.snapshot():
+                rebuilt = self.build(self.store, backend_class(wanted))
+            log.warning("the index reached %d chunks: switched its vectors from %s to %s in %.1fs",
+                        rebuilt.size, backend.kind, wanted, time.perf_counter() - started)
+            self.use(rebuilt)
+            return True
+        with self.rw.write():
+            return vector_policy.maintain(backend, self.store, self.dimension) is not None
+
+    def use(self, backend: VectorBackend) -> None:
+        """Make ``backend`` (of any type) the index's, recorded in the settings."""
+        with self.rw.write():
+            self.backend, self.backend_class = backend, type(backend)
+            with self.store.transaction(bump=False):
+                self.store.set_setting("index_type", backend.kind)
+
     def save(self, backend: VectorBackend, generation: int) -> None:
         with translated(self.path):  # a full disk says so
             backend.save(self.path)
@@ -112,6 +150,7 @@ class VectorSync:
         with self.store.transaction(bump=False):
             self.store.set_setting("faiss_generation", generation)
             self.store.set_setting("faiss_checksum", checksum)
+            self.store.set_setting("vector_index", vector_policy.describe(backend, self.policy, self.recall))
 
     @contextmanager
     def writing(self) -> Iterator[VectorBackend]:
@@ -132,14 +171,18 @@ class VectorSync:
                 yield backend
             except BaseException:
                 if self.generation != start_generation:
-                    try:  # keep the work; a failure here must not hide the one in flight
-                        self.save(backend, self.generation)
+                    try:  # keep the work (upkeep can wait); a failure here must not hide the one in flight
+                        self.save(self.backend, self.generation)
                     except Exception as exc:
                         log.warning("could not save the FAISS file (%s); it is rebuilt from the database "
                                     "on the next open", exc)
                 raise
             if self.generation != start_generation:
-                self.save(backend, self.generation)
+                try:
+                    if self.upkeep(self.backend):
+                        log.info("vector index: %s", vector_policy.describe(self.backend, self.policy, self.recall))
+                finally:
+                    self.save(self.backend, self.generation)
 
     def committed(self, generation: int) -> None:
         """Record that the in-memory vectors now match ``generation`` (call with :attr:`rw` held)."""
