@@ -61,7 +61,8 @@ def test_stored_setting_drives_every_document_vector(long_index):
     assert idx.settings.document_vector == DEFAULT_DOCUMENT_VECTOR == "lead"
     assert idx.info()["settings"]["document_vector"] == "lead"
     rows = idx.store.conn.execute(
-        "SELECT c.vector FROM chunks c JOIN documents d ON d.pk = c.document WHERE d.id = 'long' ORDER BY c.position"
+        "SELECT v.vector FROM chunks c JOIN chunk_vectors v ON v.id = c.id JOIN documents d ON d.pk = c.document "
+        "WHERE d.id = 'long' ORDER BY c.position"
     ).fetchall()
     chunks = np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
     assert len(chunks) > 3  # long enough for the recipes to differ
@@ -88,7 +89,8 @@ def test_setting_is_chosen_at_creation_and_checked(long_index, tmp_path):
         vector = again.store.document_vector(again.store.find("long")[0], dimension, "first")
         for hit in again.similar("long", k=2):
             rows = again.store.conn.execute(
-                "SELECT c.vector FROM chunks c JOIN documents d ON d.pk = c.document WHERE d.id = ?", (hit.id,)
+                "SELECT v.vector FROM chunks c JOIN chunk_vectors v ON v.id = c.id JOIN documents d ON d.pk = c.document "
+                "WHERE d.id = ?", (hit.id,)
             ).fetchall()
             best = max(float(np.frombuffer(r[0], dtype=np.float32) @ vector) for r in rows)
             assert hit.score == pytest.approx(best, abs=1e-4)
