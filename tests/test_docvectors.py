@@ -89,8 +89,8 @@ def test_setting_is_chosen_at_creation_and_checked(long_index, tmp_path):
         vector = again.store.document_vector(again.store.find("long")[0], dimension, "first")
         for hit in again.similar("long", k=2):
             rows = again.store.conn.execute(
-                "SELECT v.vector FROM chunks c JOIN chunk_vectors v ON v.id = c.id JOIN documents d ON d.pk = c.document "
-                "WHERE d.id = ?", (hit.id,)
+                "SELECT v.vector FROM chunks c JOIN chunk_vectors v ON v.id = c.id "
+                "JOIN documents d ON d.pk = c.document WHERE d.id = ?", (hit.id,)
             ).fetchall()
             best = max(float(np.frombuffer(r[0], dtype=np.float32) @ vector) for r in rows)
             assert hit.score == pytest.approx(best, abs=1e-4)
