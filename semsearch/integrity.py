@@ -122,7 +122,7 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -142,7 +142,7 @@ def remove_stale_temporaries(directory: Path, *, all_of_them: bool = False) -> l
         return removed
     for name in names:
         match = _TEMPORARY.match(name)
-        if not match or (not all_of_them and _alive(int(match.group(1)))) or int(match.group(1)) == os.getpid():
+        if not match or (not all_of_them and pid_alive(int(match.group(1)))) or int(match.group(1)) == os.getpid():
             continue
         try:
             os.unlink(directory / name)

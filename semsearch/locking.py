@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import IndexLocked
-from .integrity import translated
+from .integrity import pid_alive, translated
 
 
 class WriterLock:
@@ -40,7 +40,7 @@ class WriterLock:
                 f"wait for it to finish and try again"
             ) from None
         previous = _read_pid(fd)
-        if previous and previous != os.getpid() and not _alive(previous):
+        if previous and previous != os.getpid() and not pid_alive(previous):
             self.stale_pid = previous
         try:
             os.ftruncate(fd, 0)
@@ -105,15 +105,6 @@ def _read_pid(fd: int) -> int | None:
     except (ValueError, OSError):
         return None
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ReadWriteLock:

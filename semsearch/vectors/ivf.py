@@ -196,6 +196,12 @@ class TopK:
         scores = self.queries @ vectors.T
         if self.exclude is not None:
             scores[self.exclude[:, None] == ids[None, :]] = -np.inf
+        self.merge(ids, scores)
+
+    def merge(self, ids: np.ndarray, scores: np.ndarray) -> None:
+        """Merge scores already computed (higher is better) for ``ids`` into the running top ``k``."""
+        if not len(ids):
+            return
         take = min(self.k, len(ids))
         part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
         merged_scores = np.concatenate([self.scores, np.take_along_axis(scores, part, 1)], axis=1)

@@ -145,25 +145,11 @@ class ExactScan:
                     (queries**2).sum(1)[:, None] + (vectors**2).sum(1)[None, :] - 2 * queries @ vectors.T, 0))
             else:
                 distances = np.abs(queries[:, None, :] - vectors[None, :, :]).sum(-1)
-            _merge(top, ids, (1.0 / (1.0 + distances)).astype(np.float32))
+            top.merge(ids, (1.0 / (1.0 + distances)).astype(np.float32))
         scores, ids = top.scores, top.ids
         valid = ids >= 0
         width = int(valid.sum(1).max()) if len(ids) else 0
         return np.where(valid, scores, 0)[:, :width].astype(np.float32), ids[:, :width]
-
-
-def _merge(top: TopK, ids: np.ndarray, scores: np.ndarray) -> None:
-    """Merge precomputed scores (a distance metric) into ``top``."""
-    if not len(ids):
-        return
-    take = min(top.k, len(ids))
-    part = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-    merged_scores = np.concatenate([top.scores, np.take_along_axis(scores, part, 1)], axis=1)
-    merged_ids = np.concatenate([top.ids, ids[part]], axis=1)
-    order = np.argsort(-merged_scores, axis=1, kind="stable")[:, : top.k]
-    top.scores = np.take_along_axis(merged_scores, order, 1)
-    top.ids = np.take_along_axis(merged_ids, order, 1)
-    top.ids[~np.isfinite(top.scores)] = -1
 
 
 __all__ = ["AUTO_IVFPQ_AT", "AUTO_IVF_AT", "DEFAULT_RECALL", "POLICIES", "ExactScan", "StoredVectors",
