@@ -14,6 +14,7 @@ vector that could still belong to the top k (see :meth:`VectorIndex._screened_se
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -37,6 +38,9 @@ class FlatVectors:
         self.dimension = dimension
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._screen: _Screen | None = None  # the int8 copy, made on first search after a change
+        # Searches run in many threads at once (the index's read lock is shared): the first
+        # ones after a change must not see a screen that another is still filling.
+        self._screen_lock = threading.Lock()
 
     @classmethod
     def build(cls, dimension: int, batches: Iterable[tuple[np.ndarray, np.ndarray]], **params) -> FlatVectors:
@@ -168,7 +172,9 @@ class FlatVectors:
         score those too.  So the result is the exact top k, whatever the data.  Ties
         go to the vector added first.
         """
-        screen = self._screen if self._screen is not None else self._make_screen()
+        screen = self._screen
+        if screen is None:
+            screen = self._make_screen()
         base = self._view()
         if screen.codes is None:  # no exact int8 matrix multiply in this torch: scan the floats
             candidates = np.arange(self.size)
@@ -207,9 +213,12 @@ class FlatVectors:
         return exact[best].astype(np.float32), ids[candidates[best]]
 
     def _make_screen(self) -> _Screen:
-        self._screen = _Screen(self.dimension)
-        self._screen.extend(self.ids(), self._view())
-        return self._screen
+        with self._screen_lock:
+            if self._screen is None:
+                screen = _Screen(self.dimension)
+                screen.extend(self.ids(), self._view())
+                self._screen = screen  # published only once complete
+            return self._screen
 
 
 def _kth_largest(values: np.ndarray, k: int) -> float:
