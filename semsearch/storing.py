@@ -27,7 +27,7 @@ import numpy as np
 
 from .docvectors import DEFAULT_DOCUMENT_VECTOR, combine, document_vector
 from .errors import IndexCorrupt, ReadOnlyIndex, SemsearchError
-from .integrity import corrupt_message, quick_check, translate, translated, write_problem
+from .integrity import corrupt_message, fsync_path, quick_check, translate, translated, write_problem
 from .text import Analyzer, get_analyzer, is_current, stored_analyzer
 from .text.languages import detect as detect_language
 
@@ -299,9 +299,9 @@ class Store:
                     conn.execute("PRAGMA journal_mode = WAL")  # stored in the file: set once, before it is visible
                 finally:
                     conn.close()
-                _fsync(temporary)
+                fsync_path(temporary)
                 os.replace(temporary, path)
-                _fsync(path.parent)
+                fsync_path(path.parent)
         except BaseException:
             for leftover in leftovers:
                 leftover.unlink(missing_ok=True)
@@ -967,14 +967,6 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     except sqlite3.OperationalError:
         conn.close()
     return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _statements(script: str) -> list[str]:

@@ -22,6 +22,7 @@ from typing import ClassVar
 import faiss
 import numpy as np
 
+from ..integrity import fsync_path
 from .base import METRICS
 
 # Vectors scored approximately per exact top-k slot before checking whether that sufficed.
@@ -75,11 +76,7 @@ class FlatVectors:
         except BaseException:  # a full disk, an interrupt: leave no half-written temporary behind
             tmp.unlink(missing_ok=True)
             raise
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        fsync_path(path.parent)  # the rename itself survives a crash
 
     @property
     def size(self) -> int:

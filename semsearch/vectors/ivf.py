@@ -43,6 +43,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ..integrity import fsync_path
+
 DEFAULT_RECALL = 0.95
 # Held-out stored vectors are easier queries than real ones (their neighbours are closer): on
 # 9.2k real MiniLM chunk vectors (SciFact), SciFact's real queries missed 2-5x as many true
@@ -570,11 +572,7 @@ class IVFVectors:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        fsync_path(path.parent)  # the rename itself survives a crash
 
     @classmethod
     def load(cls, path: Path, dimension: int, fetch: Fetch | None = None) -> IVFVectors:
