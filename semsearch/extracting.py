@@ -28,17 +28,26 @@ KEYWORD_GROUP = 64
 PHRASE_BATCH = 256
 
 
+def _check_count(name: str, value: object) -> None:
+    """A whole number of at least 1 (``n``, ``words``); bool is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} must be a whole number, not {value!r}")
+    if value < 1:
+        raise InvalidArgument(f"{name} must be at least 1, not {value}")
+
+
+def _check_max_words(max_words: object) -> None:
+    if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= kw.MAX_WORDS:
+        raise InvalidArgument(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words!r}")
+
+
 def check_keyword_options(method: str, n: int, diversity: float | None, max_words: int,
                           pool: int | None = None) -> float:
     """Validate keyword options; returns the diversity to use."""
     if method not in kw.METHODS:
         raise InvalidArgument(f"unknown keyword method {method!r}: use one of {', '.join(kw.METHODS)}")
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise InvalidArgument(f"n must be a whole number, not {n!r}")
-    if n < 1:
-        raise InvalidArgument(f"n must be at least 1, not {n}")
-    if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= kw.MAX_WORDS:
-        raise InvalidArgument(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words!r}")
+    _check_count("n", n)
+    _check_max_words(max_words)
     if pool is not None and method != "embed":
         raise InvalidArgument(f"pool applies to the embed method only, not {method}")
     if pool is not None and pool < 0:
@@ -145,13 +154,9 @@ class Extractor:
     def topics(self, method: str, n: int, words: int, max_words: int, seed: int, max_iter: int) -> list[tp.Topic]:
         if method not in TOPIC_METHODS:
             raise InvalidArgument(f"unknown topic method {method!r}: use one of {', '.join(TOPIC_METHODS)}")
-        for name, value in (("n", n), ("words", words)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidArgument(f"{name} must be a whole number, not {value!r}")
-            if value < 1:
-                raise InvalidArgument(f"{name} must be at least 1, not {value}")
-        if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= kw.MAX_WORDS:
-            raise InvalidArgument(f"max_words must be between 1 and {kw.MAX_WORDS}, not {max_words!r}")
+        _check_count("n", n)
+        _check_count("words", words)
+        _check_max_words(max_words)
         ids, texts = [], []
         for _, doc_id, text in self.store.iter_texts():
             ids.append(doc_id)
