@@ -91,10 +91,6 @@ def default_index_path() -> Path:
     return Path(os.environ.get(INDEX_ENV_VAR) or DEFAULT_INDEX_DIR)
 
 
-_check_k = check_k
-_check_ids = check_ids
-
-
 def _check_index_type(index_type: str | None, recall: float | None) -> dict:
     """The settings a new index stores for its vector index (policy and recall target)."""
     policy = "auto" if index_type is None else index_type
@@ -463,7 +459,7 @@ class Index:
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Delete documents by id (a list, never a bare string); returns the ids found and removed."""
-        ids = list(dict.fromkeys(_check_ids(ids)))
+        ids = list(dict.fromkeys(check_ids(ids)))
         with self._sync.writing() as backend:
             found = self.store.document_pks(ids)
             if not found:
@@ -536,7 +532,7 @@ class Index:
             raise InvalidArgument(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
-        k = _check_k(k)
+        k = check_k(k)
         if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
                                       or not math.isfinite(min_score)):
             raise InvalidArgument(f"min_score must be a finite number, not {min_score!r}")
@@ -593,7 +589,7 @@ class Index:
         :meth:`search_many` does in ``dense`` mode: one list of hits per row."""
         from .precomputed import unit_rows
 
-        k = _check_k(k)
+        k = check_k(k)
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
         try:
@@ -636,7 +632,7 @@ class Index:
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
     ) -> list[Hit]:
         """Documents most like a stored one (by its document vector, see ``semsearch.docvectors``), itself excluded."""
-        doc_id, k = check_id(doc_id, "doc_id"), _check_k(k)
+        doc_id, k = check_id(doc_id, "doc_id"), check_k(k)
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
         filters = normalise_filters(where)
@@ -769,7 +765,7 @@ class Index:
         distinct phrase once.  ``on_progress(done, total)`` is called after each document.
         """
         if doc_ids is not None:
-            doc_ids = _check_ids(doc_ids, "doc_ids")
+            doc_ids = check_ids(doc_ids, "doc_ids")
         extractor = self._extractor()
         if not show_progress or on_progress is not None:
             yield from extractor.keywords_many(doc_ids, method, n, diversity, max_words, pool, on_progress)
