@@ -20,7 +20,18 @@ Two parts, kept apart on purpose:
   same backends (calibrated in-index on held-out stored vectors): calibrated recall with
   its confidence interval, and the recall the real queries get at those settings.
 
+- **Codes only** (``--codes-only``, for sizes where SQLite filled by this machine's writer
+  would take hours: 10M): the same synthetic vectors written in blocks to a float32 file on
+  disk (never all in RAM; ``SCALE_TMP``, 1.5 KB per vector), the backend ``auto`` picks at
+  that size built by the library's own ``build`` (train on a sample, add in blocks, calibrate
+  on held-out vectors) with its refine reading floats *by id from that file* (``os.pread``
+  per vector: the file's pages stay out of the process's RSS) instead of from SQLite.
+  Recall@10 of the real queries against an exact scan, computed while the vectors are
+  generated.  The search runs in a fresh process that loads the saved codes, so its peak
+  RSS is the search's alone; the build's is the ingest side (generation + train + add).
+
 Usage:  nice python bench/scale.py [--sizes 100000,1000000] [--queries 300] [--types ivf,ivfpq]
+        nice python bench/scale.py --codes-only --sizes 1000000,10000000 [--types auto] [--threads 2]
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ import argparse
 import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,8 +54,8 @@ add_repo_to_path()
 from semsearch import Index  # noqa: E402
 from semsearch.searching import to_hits  # noqa: E402
 from semsearch.vectors import FlatVectors, IVFPQVectors, IVFVectors  # noqa: E402
-from semsearch.vectors.ivf import exact_top  # noqa: E402
-from semsearch.vectors.policy import StoredVectors  # noqa: E402
+from semsearch.vectors.ivf import TopK, exact_top  # noqa: E402
+from semsearch.vectors.policy import StoredVectors, choose_kind  # noqa: E402
 
 BACKENDS = {"ivf": IVFVectors, "ivfpq": IVFPQVectors}
 
@@ -57,6 +70,147 @@ def rss_mb() -> float:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_fields() -> dict:
+    """Now / peak resident memory of this process, and the anonymous part now (not file pages), in MB."""
+    out = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+class FloatFile:
+    """``size`` x ``dimension`` float32 vectors in a file (row = id): written in blocks, read in
+    blocks with plain reads and by id with one ``pread`` per vector, never memory-mapped, so the
+    page cache holding it is not counted in this process's RSS."""
+
+    BLOCK = 100_000
+
+    def __init__(self, path: Path, dimension: int, size: int) -> None:
+        self.path, self.dimension, self.size = path, dimension, size
+        self.row_bytes = dimension * 4
+        self._fd: int | None = None
+
+    def write(self, start: int, vectors: np.ndarray) -> None:
+        with open(self.path, "r+b" if self.path.exists() else "wb") as handle:
+            handle.seek(start * self.row_bytes)
+            handle.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+
+    def __iter__(self):
+        with open(self.path, "rb") as handle:
+            for start in range(0, self.size, self.BLOCK):
+                n = min(self.BLOCK, self.size - start)
+                vectors = np.fromfile(handle, dtype=np.float32, count=n * self.dimension).reshape(n, self.dimension)
+                yield np.arange(start, start + n, dtype=np.int64), vectors
+
+    def fetch(self, ids: np.ndarray) -> np.ndarray:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        out = np.empty((len(ids), self.dimension), np.float32)
+        view = memoryview(out).cast("B")
+        for row, i in enumerate(np.asarray(ids, dtype=np.int64)):
+            if not 0 <= i < self.size:
+                raise KeyError(f"vector id {i} is not stored")
+            view[row * self.row_bytes : (row + 1) * self.row_bytes] = os.pread(self._fd, self.row_bytes,
+                                                                                int(i) * self.row_bytes)
+        return out
+
+
+def codes_only_build(size: int, kind: str, real: np.ndarray, queries: np.ndarray, scratch: Path,
+                     local: bool = True) -> dict:
+    """Generate ``size`` synthetic vectors into a float file (exact top 10 of ``queries`` on the
+    way), build ``kind`` from it with the library's build, save the codes; the figures."""
+    cls = BACKENDS[kind]
+    floats = FloatFile(scratch / "vectors.f32", real.shape[1], size)
+    truth = TopK(queries, 10)
+    started = time.perf_counter()
+    for start, block in mixtures(real, size, local=local):
+        floats.write(start, block)
+        truth.update(np.arange(start, start + len(block), dtype=np.int64), block)
+    generate = time.perf_counter() - started
+    np.save(scratch / "truth.npy", truth.ids)
+    memory = {"after generation": rss_fields()}
+    started = time.perf_counter()
+    backend = cls.build(real.shape[1], floats, recall=0.95, fetch=floats.fetch, size=size)
+    build = time.perf_counter() - started
+    memory["after build"] = rss_fields()
+    backend.save(scratch / "codes.ivf")
+    cal = backend.calibration
+    return {
+        "size": size, "kind": kind, "float_file_bytes": floats.path.stat().st_size,
+        "generate_and_exact_truth_seconds": generate, "build_seconds": build,
+        "build_phases_seconds": backend.build_seconds, "codes_file_bytes": (scratch / "codes.ivf").stat().st_size,
+        "code_bytes_per_vector": int(backend.index.code_size), "nlist": int(backend.index.nlist),
+        "calibration": cal.to_dict() if cal else None, "memory_mb": memory,
+        "ingest_peak_rss_mb": rss_fields()["VmHWM"],
+    }
+
+
+def codes_only_search(scratch: Path, kind: str, size: int, dimension: int, queries: np.ndarray) -> dict:
+    """In a fresh process: load the codes, search the real queries one at a time (refine from the
+    float file), recall@10 against the exact truth; then deeper nprobe until recall 0.95."""
+    floats = FloatFile(scratch / "vectors.f32", dimension, size)
+    started = time.perf_counter()
+    backend = BACKENDS[kind].load(scratch / "codes.ivf", dimension, fetch=floats.fetch)
+    load_seconds = time.perf_counter() - started
+    memory = {"after load": rss_fields()}
+    truth = np.load(scratch / "truth.npy")
+    out: dict = {"load_seconds": load_seconds, "nprobe": backend.nprobe, "refine": backend.refine, "rows": []}
+    calibrated, depth = backend.nprobe, backend.refine
+    for factor in (1, 2, 4, 8, 16):  # the calibrated setting, then deeper in both probes and refine
+        backend.nprobe, backend.refine = min(calibrated * factor, backend.index.nlist), min(depth * factor, 64)
+        for q in queries[:20]:  # warm
+            backend.search(q[None, :], 10)
+        latencies = timed(lambda q, b=backend: b.search(q[None, :], 10), queries)
+        found = np.stack([backend.search(q[None, :], 10)[1][0] for q in queries])
+        got = recall_at(found, truth)
+        out["rows"].append({"nprobe": backend.nprobe, "refine": backend.refine,
+                            "vector search k=10 with refine": summary(latencies), "recall@10 vs exact": got})
+        if got >= 0.95 or backend.nprobe == backend.index.nlist:
+            break
+    # The refine's share: reading the candidates' floats by id, alone.
+    _, candidates = backend.index.search(queries[:100], backend.refine * 10)
+    out["fetch candidates ms"] = summary(timed(lambda c: floats.fetch(np.unique(c[c >= 0])), candidates))
+    memory["after searches"] = rss_fields()
+    out["memory_mb"] = memory
+    out["search_peak_rss_mb"] = rss_fields()["VmHWM"]  # not ru_maxrss: Linux carries it across exec
+    return out
+
+
+def codes_only(sizes: list[int], types: str, real: np.ndarray, queries: np.ndarray, local: bool,
+               threads: int) -> tuple[dict, list]:
+    import faiss
+
+    figures, rows = {}, []
+    for size in sizes:
+        kind = choose_kind("auto", size) if types == "auto" else types
+        if kind not in BACKENDS:
+            raise SystemExit(f"--codes-only needs an approximate type at {size:,}: auto picks {kind}")
+        with tempfile.TemporaryDirectory(dir=os.environ.get("SCALE_TMP")) as name:
+            scratch = Path(name)
+            faiss.omp_set_num_threads(threads)
+            built = codes_only_build(size, kind, real, queries, scratch, local)
+            print(json.dumps({k: v for k, v in built.items() if k != "memory_mb"}, default=float), flush=True)
+            faiss.omp_set_num_threads(1)
+            np.save(scratch / "queries.npy", queries)
+            done = subprocess.run([sys.executable, __file__, "--search-codes", str(scratch), "--types", kind,
+                                   "--sizes", str(size)], check=True, capture_output=True, text=True)
+            searched = json.loads(done.stdout.strip().splitlines()[-1])
+        figures[size] = {**built, "search": searched}
+        phases = built["build_phases_seconds"]
+        for i, row in enumerate(searched["rows"]):
+            lat = row["vector search k=10 with refine"]
+            rows.append([f"{size:,}", kind if i == 0 else "", row["nprobe"], f"{row['refine']}xk",
+                         f"{row['recall@10 vs exact']:.3f}", f"{lat['p50']:.2f}", f"{lat['p95']:.2f}",
+                         *([f"{built['build_seconds']:.0f}", f"{phases.get('train', 0):.0f}",
+                            f"{phases.get('add', 0):.0f}", f"{built['codes_file_bytes'] / 1e6:,.0f}",
+                            f"{built['ingest_peak_rss_mb']:,.0f}", f"{searched['search_peak_rss_mb']:,.0f}"]
+                           if i == 0 else [""] * 6)])
+    return figures, rows
 
 
 def fill(index: Index, real: np.ndarray, n: int, local: bool = True) -> float:
@@ -221,7 +375,16 @@ def main() -> None:
     parser.add_argument("--global-mixtures", action="store_true", help="mix 3 random real vectors, not neighbours")
     parser.add_argument("--nlist", type=int, default=None, help="IVF cells (default 4 sqrt N, as the index)")
     parser.add_argument("--name", default=None, help="results file name (default scale / scale_real)")
+    parser.add_argument("--codes-only", action="store_true",
+                        help="no SQLite: floats in a file on disk, codes in RAM (for 10M); --types auto|ivf|ivfpq")
+    parser.add_argument("--threads", type=int, default=2, help="FAISS threads for a --codes-only build")
+    parser.add_argument("--search-codes", type=Path, default=None, help=argparse.SUPPRESS)  # the search process
     args = parser.parse_args()
+    if args.search_codes is not None:
+        queries = np.load(args.search_codes / "queries.npy")
+        print(json.dumps(codes_only_search(args.search_codes, args.types, int(args.sizes), queries.shape[1], queries),
+                         default=float))
+        return
     loaded = load()
     if loaded is None:
         raise SystemExit(f"no real vectors at {cache_file()}: run bench/real_vectors.py first")
@@ -231,6 +394,18 @@ def main() -> None:
     figures: dict = {"generator": "convex mixtures (Dirichlet(1,1,1)) of 3 real MiniLM chunk vectors: "
                                   + ("3 random ones" if args.global_mixtures else "one and 2 of its 10 nearest"),
                      "real_vectors": len(real), "queries": len(queries), "threads": 1, "sizes": {}}
+    if args.codes_only:
+        sizes = [int(x) for x in args.sizes.split(",") if x]
+        figures["codes_only"], rows = codes_only(sizes, args.types if args.types != "ivf,ivfpq" else "auto", real,
+                                                 queries, not args.global_mixtures, args.threads)
+        figures["refine_reads"] = "float32 file on disk, one pread per candidate (not SQLite)"
+        print(f"\n{len(queries)} single real queries (k=10, 1 thread) over synthetic vectors; refine from a float "
+              "file on disk; times in ms, build in s")
+        print(table(rows, ["chunks", "type", "nprobe", "refine", "recall@10", "p50", "p95", "build s", "train s",
+                           "add s", "codes MB", "ingest peak RSS MB", "search peak RSS MB"]))
+        print("target at 10M: builds here, search p50 <= 10 ms with refine")
+        print(f"wrote {write_results(args.name or 'scale_codes_only', json.loads(json.dumps(figures, default=float)))}")
+        return
     if not args.skip_real:
         figures["real"], real_rows = real_recall(real, query_vectors, kinds)
         print(f"Recall on real vectors: {len(real):,} MiniLM chunk vectors, {len(query_vectors)} SciFact queries")

@@ -312,16 +312,19 @@ def search(query, index_path, k, mode, metric, where, min_score, cluster, querie
 @click.option("--where", multiple=True, metavar="FIELD=VALUE", help="Metadata filter (repeatable).")
 @click.option("--cluster", metavar="NAME:LABEL", help="Only documents in this cluster of a stored clustering.")
 @click.option("--metric", type=click.Choice(METRICS), default="cosine", show_default=True)
+@click.option("--exact", is_flag=True, help="Scan every stored vector even if the index is approximate (slow "
+              "on millions of chunks).")
 @json_option
-def similar(doc_id, index_path, k, where, cluster, metric, as_json):
+def similar(doc_id, index_path, k, where, cluster, metric, exact, as_json):
     """Documents most like DOC_ID (more like this).
 
     \b
-    Example:
+    Examples:
       semsearch similar data/articles/photosynthesis.md -k 5
+      semsearch similar data/articles/photosynthesis.md --exact
     """
     with Index.open(index_path, create=False) as idx:
-        hits = idx.similar(doc_id, k, where=_parse_where(where), metric=metric, cluster=cluster)
+        hits = idx.similar(doc_id, k, where=_parse_where(where), metric=metric, cluster=cluster, exact=exact)
     if as_json:
         _echo_json([h.to_dict() for h in hits])
     else:

@@ -629,9 +629,11 @@ class Index:
         return vector_policy.describe(rebuilt, sync.policy, sync.recall)
 
     def similar(
-        self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None
+        self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None,
+        exact: bool = False,
     ) -> list[Hit]:
-        """Documents most like a stored one (by its document vector, see ``semsearch.docvectors``), itself excluded."""
+        """Documents most like a stored one (by its document vector, see ``semsearch.docvectors``), itself excluded.
+        ``exact`` scans every stored vector even where the index is approximate."""
         doc_id, k = check_id(doc_id, "doc_id"), check_k(k)
         if metric not in METRICS:
             raise InvalidArgument(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
@@ -643,7 +645,7 @@ class Index:
             vector = store.document_vector(found[0], self.settings.dimension, self.settings.document_vector)
             filters = [*filters, *clusterings.cluster_filter(store, cluster)]
             return to_hits(store, self._dense(store, backend, vector[None, :], k, filters, metric,
-                                              exclude=[doc_id])[0])
+                                              exclude=[doc_id], exact=exact)[0])
 
     def get(self, doc_id: str) -> dict | None:
         """A stored document: id, title, source, text, metadata, chunk count, timestamps, page starts."""

@@ -97,6 +97,22 @@ def test_delete_and_re_add_on_every_type(tmp_path, tiny_model, index_type):
         assert [hits[0].id for hits in l1] == ["d0", "d1"]
 
 
+def test_similar_exact_bypasses_the_approximate_index(tmp_path, tiny_model):
+    x = clustered(2000, seed=3)
+    with Index.open(tmp_path / "idx", model=tiny_model, index_type="ivf") as index:
+        fill(index, x)
+        index.vectors.nprobe, index.vectors.refine = 1, 1  # starve the approximate search
+        differs = 0
+        for row in range(40):
+            scores = x @ x[row]
+            scores[row] = -np.inf
+            truth = [f"d{i}" for i in np.argsort(-scores, kind="stable")[:10]]
+            exact = [h.id for h in index.similar(f"d{row}", k=10, exact=True)]
+            assert exact == truth
+            differs += [h.id for h in index.similar(f"d{row}", k=10)] != truth
+        assert differs  # else this test would not show that exact=True changed anything
+
+
 def test_reindex_changes_type_and_target_without_re_embedding(tmp_path, tiny_model):
     x = clustered(2500, seed=2)
     path = tmp_path / "idx"

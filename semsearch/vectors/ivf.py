@@ -35,6 +35,7 @@ import json
 import math
 import os
 import struct
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -241,6 +242,7 @@ class IVFVectors:
         calibration = state.get("calibration")
         self.calibration = Calibration(**calibration) if calibration else None
         self._floats: _MemoryFloats | None = None
+        self.build_seconds: dict[str, float] = {}  # sample, train, add (+ exact truth), calibrate: benches
         self.fetch = fetch  # setter: without a reader, keep the floats in memory
 
     # -- where the floats come from --------------------------------------------------
@@ -293,19 +295,25 @@ class IVFVectors:
         if not 0.0 < recall <= 1.0:
             raise ValueError(f"recall target must be in (0, 1], not {recall}")
         source = _Reiterable(batches)
+        clock = time.perf_counter()
         size, sample, queries = _sample(source, dimension, seed, nlist, calibration_queries, size=size)
         backend = cls(dimension, None, state={"target": recall}, fetch=fetch)
         backend.trained_size = size
         if size == 0:
             return backend
         backend.index = cls._new_index(dimension, nlist or default_nlist(size))
+        timings = backend.build_seconds = {"sample": time.perf_counter() - clock}
+        clock = time.perf_counter()
         backend._train(sample, seed)
+        timings["train"], clock = time.perf_counter() - clock, time.perf_counter()
         del sample
         truth = TopK(queries[1], backend._calibration_k(size), exclude=queries[0])
         for ids, vectors in source:
             backend._append(ids, vectors)
-            truth.update(ids, vectors)
+            truth.update(ids, vectors)  # the held-out queries' exact neighbours, in the same pass
+        timings["add"], clock = time.perf_counter() - clock, time.perf_counter()
         backend._calibrate_with(queries, truth.ids)
+        timings["calibrate"] = time.perf_counter() - clock
         return backend
 
     def _train(self, sample: np.ndarray, seed: int) -> None:
