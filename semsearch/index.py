@@ -543,6 +543,7 @@ class Index:
         query_vectors = None
         if (mode in ("dense", "hybrid") or explain) and asked:
             query_vectors = self._encode_queries([queries[i] for i in asked], batch_size)
+            self._sync.log_queries(query_vectors)  # real queries, to calibrate an approximate index on
         results: list[list[Hit]] = [[] for _ in queries]
         with self._reading(vectors=query_vectors is not None) as (store, backend):
             filters = [*filters, *clusterings.cluster_filter(store, cluster)]
@@ -597,6 +598,7 @@ class Index:
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         filters = normalise_filters(where)
+        self._sync.log_queries(query_vectors)
         with self._reading() as (store, backend):
             filters = [*filters, *clusterings.cluster_filter(store, cluster)]
             dense = self._dense(store, backend, query_vectors, k, filters, metric, exact=exact) if len(

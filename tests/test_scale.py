@@ -113,6 +113,24 @@ def test_similar_exact_bypasses_the_approximate_index(tmp_path, tiny_model):
         assert differs  # else this test would not show that exact=True changed anything
 
 
+def test_searches_log_their_query_vectors_and_the_next_write_calibrates_on_them(tmp_path, tiny_model):
+    x = clustered(2100, seed=4)
+    queries = clustered(120, seed=5)
+    path = tmp_path / "idx"
+    with Index.open(path, model=tiny_model, index_type="ivf") as index:
+        fill(index, x[:2000])
+        assert index.info()["vector_index"]["calibration"]["logged"] == 0
+        index.search_vectors(queries, k=3)
+        index.search("text number", k=3, mode="dense")  # a text query is logged too
+        assert index.search_vectors(x[[7]], k=1)[0][0].id == "d7"  # (logged as well: 122 in all)
+        assert (path / "query-vectors.f32").stat().st_size == 122 * 4 * D
+        index.similar("d1", k=3)  # a stored vector, not a query: not logged
+        assert (path / "query-vectors.f32").stat().st_size == 122 * 4 * D
+        fill(index, x[2000:2100], start=2000)  # any write: upkeep re-calibrates on the logged queries
+        cal = index.info()["vector_index"]["calibration"]
+        assert cal["logged"] == 122 and cal["queries"] == 122 and cal["required"] == cal["target"]
+
+
 def test_reindex_changes_type_and_target_without_re_embedding(tmp_path, tiny_model):
     x = clustered(2500, seed=2)
     path = tmp_path / "idx"

@@ -181,3 +181,71 @@ def test_built_empty_trains_on_first_add(cls):
     _, found = backend.search(x[:5], 1)
     assert (found[:, 0] == np.arange(5)).all()
     assert backend.maintenance() == "recalibrate"  # never measured yet
+
+
+def test_query_log_keeps_the_last_queries_and_survives_a_torn_write(tmp_path):
+    from semsearch.vectors.querylog import QueryLog
+
+    log = QueryLog(tmp_path / "q.f32", D, capacity=50)
+    assert log.count() == 0 and log.read().shape == (0, D)
+    x = clustered(130, seed=8)
+    log.append(x[:30])
+    log.append(np.full((2, D), np.nan, np.float32))  # not unit, not finite: not logged
+    assert log.count() == 30
+    np.testing.assert_array_equal(log.read(), x[:30])
+    for start in range(30, 130, 20):
+        log.append(x[start : start + 20])
+    assert log.count() == 50 and (tmp_path / "q.f32").stat().st_size <= 2 * 50 * 4 * D
+    np.testing.assert_array_equal(log.read(), x[80:130])  # the last ones, oldest first
+    with open(tmp_path / "q.f32", "ab") as handle:
+        handle.write(b"\0\0\0")  # a torn row
+    assert log.count() == 0 and len(log.read()) == 0
+    log.append(x[:5])
+    np.testing.assert_array_equal(log.read(), x[:5])
+
+
+def test_calibration_on_logged_queries_when_stored_vectors_are_easy(tmp_path):
+    """Every stored vector has 9 near-duplicate siblings, so held-out stored vectors find their
+    neighbours in the first cells probed while real queries (no sibling) need many more: the
+    held-out calibration under-delivers; calibrated on logged queries, unseen queries of the same
+    kind get the target."""
+    from semsearch.vectors.querylog import QueryLog
+
+    dimension = 32
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((60, dimension))
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    def queries(n: int, seed: int) -> np.ndarray:
+        r = np.random.default_rng(seed)
+        return unit(centres[r.integers(0, 60, n)] + 1.5 * r.standard_normal((n, dimension)))
+
+    base = unit(centres[rng.integers(0, 60, 1000)] + 1.5 * rng.standard_normal((1000, dimension)))
+    corpus = unit(np.repeat(base, 10, axis=0) + 0.08 * rng.standard_normal((10000, dimension)))
+    source = [(np.arange(len(corpus)), corpus)]
+    unseen = queries(300, 5)
+    _, truth = exact_top(unseen, source, 10)
+    held_out = IVFVectors.build(dimension, source, recall=0.95)
+    assert held_out.calibration.logged == 0 and held_out.calibration.recall >= 0.95
+    assert recall(held_out.search(unseen, 10)[1], truth) < 0.9  # fooled by the siblings
+
+    log = QueryLog(tmp_path / "q.f32", dimension)
+    log.append(queries(99, 7))
+    assert IVFVectors.build(dimension, source, recall=0.95, query_log=log).calibration.logged == 0  # too few
+    log.append(queries(201, 8))
+    logged = IVFVectors.build(dimension, source, recall=0.95, query_log=log)
+    cal = logged.calibration
+    assert cal.logged == 300 and cal.queries == 300 and cal.required == 0.95 and cal.recall >= 0.95
+    assert logged.nprobe > held_out.nprobe
+    assert recall(logged.search(unseen, 10)[1], truth) >= 0.94
+
+    # An index calibrated on held-out vectors re-calibrates once enough queries are logged.
+    held_out.query_log = QueryLog(tmp_path / "other.f32", dimension)
+    assert held_out.maintenance() is None
+    held_out.query_log.append(queries(150, 9))
+    assert held_out.maintenance() == "recalibrate"
+    held_out.calibrate(source)
+    assert held_out.calibration.logged == 150 and held_out.maintenance() is None
+    assert recall(held_out.search(unseen, 10)[1], truth) >= 0.94

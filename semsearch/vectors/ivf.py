@@ -45,6 +45,7 @@ import faiss
 import numpy as np
 
 from ..integrity import fsync_path
+from .querylog import MIN_LOGGED, QueryLog
 
 DEFAULT_RECALL = 0.95
 # Held-out stored vectors are easier queries than real ones (their neighbours are closer): on
@@ -108,6 +109,7 @@ class Calibration:
     date: str
     reached: bool
     required: float = 0.0  # what the held-out stored vectors had to reach (see QUERY_MISS_FACTOR)
+    logged: int = 0  # > 0: measured on this many logged real queries instead (see .querylog)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -243,6 +245,7 @@ class IVFVectors:
         self.calibration = Calibration(**calibration) if calibration else None
         self._floats: _MemoryFloats | None = None
         self.build_seconds: dict[str, float] = {}  # sample, train, add (+ exact truth), calibrate: benches
+        self.query_log: QueryLog | None = None  # past queries to calibrate on (the index attaches its log)
         self.fetch = fetch  # setter: without a reader, keep the floats in memory
 
     # -- where the floats come from --------------------------------------------------
@@ -287,17 +290,21 @@ class IVFVectors:
         seed: int = 0,
         calibration_queries: int = CALIBRATION_QUERIES,
         size: int | None = None,
+        query_log: QueryLog | None = None,
         **_: object,
     ) -> IVFVectors:
         """Train on a sample, add everything while ranking the held-out queries exactly, calibrate:
         two passes over ``batches`` (three without ``size``, the number of vectors); ``batches``
-        must be iterable twice (a generator is materialised)."""
+        must be iterable twice (a generator is materialised).  With at least
+        :data:`~.querylog.MIN_LOGGED` queries in ``query_log``, calibrate on them instead."""
         if not 0.0 < recall <= 1.0:
             raise ValueError(f"recall target must be in (0, 1], not {recall}")
         source = _Reiterable(batches)
         clock = time.perf_counter()
         size, sample, queries = _sample(source, dimension, seed, nlist, calibration_queries, size=size)
         backend = cls(dimension, None, state={"target": recall}, fetch=fetch)
+        backend.query_log = query_log
+        queries, logged = backend._with_logged(queries)
         backend.trained_size = size
         if size == 0:
             return backend
@@ -312,7 +319,7 @@ class IVFVectors:
             backend._append(ids, vectors)
             truth.update(ids, vectors)  # the held-out queries' exact neighbours, in the same pass
         timings["add"], clock = time.perf_counter() - clock, time.perf_counter()
-        backend._calibrate_with(queries, truth.ids)
+        backend._calibrate_with(queries, truth.ids, logged)
         timings["calibrate"] = time.perf_counter() - clock
         return backend
 
@@ -455,25 +462,39 @@ class IVFVectors:
         """Measure again on a fresh sample of held-out stored vectors (``batches``: every stored vector)."""
         source = _Reiterable(batches)
         _, _, sample = _sample(source, self.dimension, seed, None, queries, train=False, size=self.size)
+        sample, logged = self._with_logged(sample)
         _, truth = exact_top(sample[1], source, self._calibration_k(self.size), exclude=sample[0])
-        return self._calibrate_with(sample, truth)
+        return self._calibrate_with(sample, truth, logged)
+
+    def _with_logged(self, sample: tuple[np.ndarray, np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], int]:
+        """The held-out sample followed by the logged queries when there are enough (id -1: none excluded)."""
+        logged = self.query_log.read() if self.query_log is not None else np.zeros((0, self.dimension), np.float32)
+        if len(logged) < MIN_LOGGED:
+            return sample, 0
+        ids = np.concatenate([sample[0], np.full(len(logged), -1, np.int64)])
+        return (ids, np.concatenate([sample[1], _unit(logged)])), len(logged)
 
     @staticmethod
     def _calibration_k(size: int) -> int:
         return min(CALIBRATION_K, max(1, size - 1))
 
-    def _calibrate_with(self, queries: tuple[np.ndarray, np.ndarray], truth: np.ndarray) -> Calibration | None:
-        """Choose (nprobe, refine) from the exact neighbours ``truth`` of the held-out ``queries``."""
+    def _calibrate_with(self, queries: tuple[np.ndarray, np.ndarray], truth: np.ndarray,
+                        logged: int = 0) -> Calibration | None:
+        """Choose (nprobe, refine) from the exact neighbours ``truth`` of ``queries``: held-out stored
+        vectors, whose recall must leave a third of the misses the target allows; or, when the last
+        ``logged`` rows are logged real queries, theirs alone, which must reach the target itself."""
         query_ids, query_vectors = queries
         if self.index is None or len(query_ids) == 0:
             return None
+        if logged:
+            query_ids, query_vectors, truth = query_ids[-logged:], query_vectors[-logged:], truth[-logged:]
         k = truth.shape[1]
         factors = REFINE_FACTORS[self.kind]
         depth = min(self.size, max(factors) * k + 1)  # +1: the query itself comes back
         nlist = self.index.nlist
         grid = sorted({min(nlist, p) for p in [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256,
                                                 384, 512, 768, 1024, 1536, 2048, 4096, nlist]})
-        required = 1.0 - (1.0 - self.target) / QUERY_MISS_FACTOR
+        required = self.target if logged else 1.0 - (1.0 - self.target) / QUERY_MISS_FACTOR
         best: tuple[float, int, int, np.ndarray] | None = None
         fallback: tuple[float, int, int, np.ndarray] | None = None
         for nprobe in grid:
@@ -482,7 +503,7 @@ class IVFVectors:
             _, found = self.index.search(query_vectors, depth, params=params)
             found = np.where(found == query_ids[:, None], -1, found)  # held out: itself does not count
             for factor in factors:
-                per_query = _recall(truth, found, factor * k + 1, k)
+                per_query = _recall(truth, found, factor * k + (0 if logged else 1), k)
                 mean = float(per_query.mean())
                 cost = self._cost(nprobe, factor * k)
                 if fallback is None or mean > fallback[0] + 1e-12:
@@ -499,7 +520,7 @@ class IVFVectors:
             target=self.target, k=k, nprobe=nprobe, refine=factor, recall=round(mean, 4), low=round(low, 4),
             high=round(high, 4), queries=len(query_ids), size=self.size,
             date=datetime.now(timezone.utc).isoformat(timespec="seconds"), reached=best is not None,
-            required=round(required, 4),
+            required=round(required, 4), logged=logged,
         )
         return self.calibration
 
@@ -510,13 +531,17 @@ class IVFVectors:
 
     def maintenance(self) -> str | None:
         """``"retrain"`` when the index has quadrupled since training or lost half of it to deletes,
-        ``"recalibrate"`` when it has doubled since the last calibration, else None."""
+        ``"recalibrate"`` when it has doubled since the last calibration or enough real queries have
+        been logged since it was calibrated on held-out stored vectors, else None."""
         if self.size == 0 and self.index is None:
             return None
         if self.size >= 4 * max(self.trained_size, 1) or self.removed_since_train * 2 > max(self.trained_size, 1):
             return "retrain"
         calibrated = self.calibration.size if self.calibration else 0
         if self.size >= 2 * max(calibrated, 1) or self.calibration is None:
+            return "recalibrate"
+        if (self.query_log is not None and self.calibration.logged < MIN_LOGGED
+                and self.query_log.count() >= MIN_LOGGED and self.size > EXACT_UP_TO):
             return "recalibrate"
         return None
 
@@ -531,7 +556,8 @@ class IVFVectors:
                 raise ValueError("this backend reads its floats by id: pass every stored vector as batches")
             batches = list(self._floats.batches())
         if needed == "retrain":
-            rebuilt = type(self).build(self.dimension, batches, recall=self.target, fetch=self._fetch)
+            rebuilt = type(self).build(self.dimension, batches, recall=self.target, fetch=self._fetch,
+                                       query_log=self.query_log)
             self.__dict__.update(rebuilt.__dict__)
         else:
             self.calibrate(batches)

@@ -30,6 +30,7 @@ from .ivf import DEFAULT_RECALL, TopK
 if TYPE_CHECKING:
     from ..storing import Store
     from .base import VectorBackend
+    from .querylog import QueryLog
 
 log = logging.getLogger("semsearch")
 
@@ -70,18 +71,22 @@ class StoredVectors:
         return self.store.iter_vectors(self.dimension)
 
 
-def build_params(backend_class: type, store: Store, dimension: int, recall: float, fetch) -> dict:
+def build_params(backend_class: type, store: Store, dimension: int, recall: float, fetch,
+                 query_log: QueryLog | None = None) -> dict:
     """What ``build`` needs beyond the batches: nothing for the exact scan; for IVF the
-    recall target, the size (one pass less) and the reader of floats by id."""
+    recall target, the size (one pass less), the reader of floats by id and the past queries."""
     if getattr(backend_class, "kind", "flat") == "flat":
         return {}
-    return {"recall": recall, "size": store.counts()["chunks"], "fetch": fetch}
+    return {"recall": recall, "size": store.counts()["chunks"], "fetch": fetch, "query_log": query_log}
 
 
-def attach(backend: VectorBackend, fetch) -> VectorBackend:
-    """Give an approximate backend its reader of float vectors by id (codes only in memory)."""
+def attach(backend: VectorBackend, fetch, query_log: QueryLog | None = None) -> VectorBackend:
+    """Give an approximate backend its reader of float vectors by id (codes only in memory) and
+    the log of past queries it calibrates on."""
     if fetch is not None and hasattr(backend, "fetch"):
         backend.fetch = fetch
+    if query_log is not None and hasattr(backend, "query_log"):
+        backend.query_log = query_log
     return backend
 
 

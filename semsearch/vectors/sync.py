@@ -30,6 +30,7 @@ from ..storing import Store
 from . import backend_class
 from . import policy as vector_policy
 from .base import VectorBackend
+from .querylog import QUERY_LOG_FILE, QueryLog
 
 log = logging.getLogger("semsearch")
 
@@ -54,6 +55,12 @@ class VectorSync:
                                              settings.index_type))
         self.recall = float(settings.extra.get("recall_target", vector_policy.DEFAULT_RECALL))
         self.fetch = None
+        self.query_log = QueryLog(directory / QUERY_LOG_FILE, self.dimension)
+
+    def log_queries(self, vectors) -> None:
+        """Keep the query vectors of a dense search for calibration (not on a read-only index)."""
+        if not self.store.read_only:
+            self.query_log.append(vectors)
 
     def current(self, store: Store) -> VectorBackend:
         """The vectors at the generation ``store`` sees now: kept, reloaded, or rebuilt.
@@ -83,7 +90,8 @@ class VectorSync:
             problem = "the FAISS file does not match its checksum (its content is damaged)"
         else:
             try:
-                loaded = vector_policy.attach(self.backend_class.load(self.path, self.dimension), self.fetch)
+                loaded = vector_policy.attach(self.backend_class.load(self.path, self.dimension), self.fetch,
+                                              self.query_log)
             except ValueError as exc:
                 problem = f"the FAISS file is corrupt ({exc})"
             else:
@@ -117,9 +125,9 @@ class VectorSync:
 
     def build(self, store: Store, cls: type[VectorBackend]) -> VectorBackend:
         """A backend of type ``cls`` from every stored vector (call inside a snapshot of ``store``)."""
-        params = vector_policy.build_params(cls, store, self.dimension, self.recall, self.fetch)
+        params = vector_policy.build_params(cls, store, self.dimension, self.recall, self.fetch, self.query_log)
         return vector_policy.attach(cls.build(self.dimension, vector_policy.StoredVectors(store, self.dimension),
-                                              **params), self.fetch)
+                                              **params), self.fetch, self.query_log)
 
     def upkeep(self, backend: VectorBackend) -> bool:
         """After writes: switch to the backend type the policy wants at this size, or re-calibrate /
