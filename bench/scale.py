@@ -121,9 +121,13 @@ class FloatFile:
 
 
 def codes_only_build(size: int, kind: str, real: np.ndarray, queries: np.ndarray, scratch: Path,
-                     local: bool = True) -> dict:
+                     local: bool = True, logged: np.ndarray | None = None) -> dict:
     """Generate ``size`` synthetic vectors into a float file (exact top 10 of ``queries`` on the
-    way), build ``kind`` from it with the library's build, save the codes; the figures."""
+    way), build ``kind`` from it with the library's build, save the codes; the figures.  With
+    ``logged`` (other real queries), calibrate on them as an index with a query log does, and
+    also measure what the held-out calibration would have chosen and given ``queries``."""
+    from semsearch.vectors.querylog import QueryLog
+
     cls = BACKENDS[kind]
     floats = FloatFile(scratch / "vectors.f32", real.shape[1], size)
     truth = TopK(queries, 10)
@@ -134,13 +138,26 @@ def codes_only_build(size: int, kind: str, real: np.ndarray, queries: np.ndarray
     generate = time.perf_counter() - started
     np.save(scratch / "truth.npy", truth.ids)
     memory = {"after generation": rss_fields()}
+    log = None
+    if logged is not None and len(logged):
+        log = QueryLog(scratch / "logged.f32", real.shape[1])
+        log.append(logged)
     started = time.perf_counter()
-    backend = cls.build(real.shape[1], floats, recall=0.95, fetch=floats.fetch, size=size)
+    backend = cls.build(real.shape[1], floats, recall=0.95, fetch=floats.fetch, size=size, query_log=log)
     build = time.perf_counter() - started
     memory["after build"] = rss_fields()
-    backend.save(scratch / "codes.ivf")
     cal = backend.calibration
+    compared = {}
+    if log is not None:  # the same codes calibrated on held-out stored vectors instead: what do queries get?
+        for source in ("held-out stored vectors", "logged queries"):
+            backend.query_log = None if source.startswith("held") else log
+            other = backend.calibrate(floats)
+            compared[source] = {"calibration": other.to_dict(),
+                                "recall@10 of the queries": recall_at(backend.search(queries, 10)[1], truth.ids)}
+        backend.query_log = None
+    backend.save(scratch / "codes.ivf")
     return {
+        "calibration sources compared": compared,
         "size": size, "kind": kind, "float_file_bytes": floats.path.stat().st_size,
         "generate_and_exact_truth_seconds": generate, "build_seconds": build,
         "build_phases_seconds": backend.build_seconds, "codes_file_bytes": (scratch / "codes.ivf").stat().st_size,
@@ -182,7 +199,7 @@ def codes_only_search(scratch: Path, kind: str, size: int, dimension: int, queri
 
 
 def codes_only(sizes: list[int], types: str, real: np.ndarray, queries: np.ndarray, local: bool,
-               threads: int) -> tuple[dict, list]:
+               threads: int, logged: np.ndarray | None = None) -> tuple[dict, list]:
     import faiss
 
     figures, rows = {}, []
@@ -193,7 +210,7 @@ def codes_only(sizes: list[int], types: str, real: np.ndarray, queries: np.ndarr
         with tempfile.TemporaryDirectory(dir=os.environ.get("SCALE_TMP")) as name:
             scratch = Path(name)
             faiss.omp_set_num_threads(threads)
-            built = codes_only_build(size, kind, real, queries, scratch, local)
+            built = codes_only_build(size, kind, real, queries, scratch, local, logged)
             print(json.dumps({k: v for k, v in built.items() if k != "memory_mb"}, default=float), flush=True)
             faiss.omp_set_num_threads(1)
             np.save(scratch / "queries.npy", queries)
@@ -428,6 +445,9 @@ def main() -> None:
     parser.add_argument("--codes-only", action="store_true",
                         help="no SQLite: floats in a file on disk, codes in RAM (for 10M); --types auto|ivf|ivfpq")
     parser.add_argument("--threads", type=int, default=2, help="FAISS threads for a --codes-only build")
+    parser.add_argument("--logged", type=int, default=0,
+                        help="--codes-only: calibrate on the first N SciFact queries as logged queries; "
+                             "measure on the next --queries")
     parser.add_argument("--search-codes", type=Path, default=None, help=argparse.SUPPRESS)  # the search process
     args = parser.parse_args()
     if args.search_codes is not None:
@@ -439,7 +459,7 @@ def main() -> None:
     if loaded is None:
         raise SystemExit(f"no real vectors at {cache_file()}: run bench/real_vectors.py first")
     real, query_vectors = loaded
-    queries = query_vectors[: args.queries]
+    queries = query_vectors[args.logged : args.logged + args.queries]
     kinds = [k for k in args.types.split(",") if k]
     figures: dict = {"generator": "convex mixtures (Dirichlet(1,1,1)) of 3 real MiniLM chunk vectors: "
                                   + ("3 random ones" if args.global_mixtures else "one and 2 of its 10 nearest"),
@@ -447,13 +467,23 @@ def main() -> None:
     if args.codes_only:
         sizes = [int(x) for x in args.sizes.split(",") if x]
         figures["codes_only"], rows = codes_only(sizes, args.types if args.types != "ivf,ivfpq" else "auto", real,
-                                                 queries, not args.global_mixtures, args.threads)
+                                                 queries, not args.global_mixtures, args.threads,
+                                                 query_vectors[: args.logged] if args.logged else None)
         figures["refine_reads"] = "float32 file on disk, one pread per candidate (not SQLite)"
         print(f"\n{len(queries)} single real queries (k=10, 1 thread) over synthetic vectors; refine from a float "
               "file on disk; times in ms, build in s")
         print(table(rows, ["chunks", "type", "nprobe", "refine", "recall@10", "p50", "p95", "build s", "train s",
                            "add s", "codes MB", "ingest peak RSS MB", "search peak RSS MB"]))
         print("target at 10M: builds here, search p50 <= 10 ms with refine")
+        compared = [[f"{size:,}", source, c["calibration"]["nprobe"], f"{c['calibration']['refine']}xk",
+                     f"{c['calibration']['recall']:.3f}", f"{c['recall@10 of the queries']:.3f}"]
+                    for size, f in figures["codes_only"].items()
+                    for source, c in f["calibration sources compared"].items()]
+        if compared:
+            print(f"\ncalibrated on held-out stored vectors vs on {args.logged} logged real queries; "
+                  f"recall@10 of the {len(queries)} other queries")
+            print(table(compared, ["chunks", "calibrated on", "nprobe", "refine", "calibrated recall",
+                                   "other queries recall"]))
         print(f"wrote {write_results(args.name or 'scale_codes_only', json.loads(json.dumps(figures, default=float)))}")
         return
     if not args.skip_real:
