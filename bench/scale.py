@@ -218,6 +218,7 @@ def codes_only(sizes: list[int], types: str, real: np.ndarray, queries: np.ndarr
                                    "--sizes", str(size)], check=True, capture_output=True, text=True)
             searched = json.loads(done.stdout.strip().splitlines()[-1])
         figures[size] = {**built, "search": searched}
+        write_results("scale_codes_only_partial", json.loads(json.dumps(figures, default=float)))  # if cut short
         phases = built["build_phases_seconds"]
         for i, row in enumerate(searched["rows"]):
             lat = row["vector search k=10 with refine"]

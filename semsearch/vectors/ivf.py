@@ -70,6 +70,14 @@ CENTROID_COST = 0.03
 TRAIN_PER_LIST = 64
 TRAIN_MAX = 200_000
 KMEANS_ITERATIONS = 10
+# From this many cells the coarse quantizer is an HNSW graph over the centroids, not a flat scan
+# of them: at 10M vectors (12,649 cells) a flat one costs 4.9 MFLOP per vector to add (97 TFLOP
+# in all: hours on 2 cores) and a 19 MB scan per query; the graph visits ~1-2% of the centroids.
+# Which cells a vector falls in becomes approximate too: calibration measures the whole.
+HNSW_QUANTIZER_AT = 8192
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 64  # at least; and 2 x nprobe when searching
 # Up to this many vectors, a search probes every cell and refines every vector: exact, and
 # cheap at that size (codes trained on a few hundred vectors rank too coarsely to trust).
 EXACT_UP_TO = 1024
@@ -270,7 +278,7 @@ class IVFVectors:
     # -- building ------------------------------------------------------------------
     @classmethod
     def _new_index(cls, dimension: int, nlist: int) -> faiss.IndexIVF:
-        quantizer = faiss.IndexFlatIP(dimension)
+        quantizer = _quantizer(dimension, nlist)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
@@ -324,16 +332,35 @@ class IVFVectors:
         return backend
 
     def _train(self, sample: np.ndarray, seed: int) -> None:
+        self._train_cells(sample, seed)
+        self.index.train(np.ascontiguousarray(sample))  # the codes (the cells are trained: kept)
+
+    def _train_cells(self, sample: np.ndarray, seed: int) -> None:
+        """Spherical k-means for the cells, assigning through the quantizer itself (a flat scan,
+        or the HNSW graph rebuilt over the centroids at each iteration); as FAISS's own IVF
+        training does for a flat quantizer."""
         nlist = self.index.nlist
         clustering = faiss.ClusteringParameters()
-        clustering.niter = KMEANS_ITERATIONS
+        clustering.niter = KMEANS_ITERATIONS if nlist > 1 else 1
         clustering.seed = seed
         clustering.max_points_per_centroid = TRAIN_PER_LIST
         clustering.spherical = True  # unit vectors, inner product: keep the centroids on the sphere
         self.index.cp = clustering
-        if nlist == 1:
-            self.index.cp.niter = 1
-        self.index.train(np.ascontiguousarray(sample))
+        quantizer = faiss.downcast_index(self.index.quantizer)
+        quantizer.reset()
+        faiss.Clustering(self.dimension, nlist, clustering).train(np.ascontiguousarray(sample), quantizer)
+        quantizer.is_trained = True
+
+    def _params(self, nprobe: int) -> tuple[faiss.SearchParametersIVF, object]:
+        """Search parameters probing ``nprobe`` cells (and what they point to, to keep alive)."""
+        params = faiss.SearchParametersIVF()
+        params.nprobe = nprobe
+        graph = None
+        if _is_hnsw(self.index.quantizer):
+            graph = faiss.SearchParametersHNSW()
+            graph.efSearch = max(HNSW_EF_SEARCH, 2 * nprobe)
+            params.quantizer_params = graph
+        return params, graph
 
     def _append(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self.index.add_with_ids(vectors, ids)
@@ -394,13 +421,14 @@ class IVFVectors:
         # The calibrated depth for the top 10 (a smaller one was never measured), and for a larger
         # k (ranking asks for 40 chunks to find 10 documents) twice k: ranks past 10 need less care.
         depth = min(n, max(self.refine * CALIBRATION_K, 2 * k))
-        params = faiss.SearchParametersIVF()
-        params.nprobe = min(self.index.nlist, self.nprobe)
+        nprobe = min(self.index.nlist, self.nprobe)
         if n <= EXACT_UP_TO:
-            depth, params.nprobe = n, self.index.nlist
+            depth, nprobe = n, self.index.nlist
         if allowed is not None:  # a wide filter: probe more cells, in proportion to what it keeps
-            params.nprobe = min(self.index.nlist, math.ceil(self.nprobe * n / max(len(allowed), 1)))
-            params.sel = faiss.IDSelectorBatch(allowed)
+            nprobe = min(self.index.nlist, math.ceil(self.nprobe * n / max(len(allowed), 1)))
+        params, _keep = self._params(nprobe)
+        if allowed is not None:
+            selector = params.sel = faiss.IDSelectorBatch(allowed)  # noqa: F841 (kept alive while searching)
         _, candidates = self.index.search(queries, depth, params=params)
         scores, ids = self._refine(queries, candidates, k)
         return self._metric(scores, ids, metric)
@@ -410,8 +438,7 @@ class IVFVectors:
             self._floats._consolidate()
             ids, floats = self._floats.ids, self._floats.vectors
         else:
-            params = faiss.SearchParametersIVF()
-            params.nprobe = min(self.index.nlist, 4 * self.nprobe)
+            params, _keep = self._params(min(self.index.nlist, 4 * self.nprobe))
             _, found = self.index.search(queries, min(self.size, 10 * self.refine * max(k, CALIBRATION_K)),
                                          params=params)
             ids = np.unique(found[found >= 0])
@@ -498,8 +525,7 @@ class IVFVectors:
         best: tuple[float, int, int, np.ndarray] | None = None
         fallback: tuple[float, int, int, np.ndarray] | None = None
         for nprobe in grid:
-            params = faiss.SearchParametersIVF()
-            params.nprobe = nprobe
+            params, _keep = self._params(nprobe)
             _, found = self.index.search(query_vectors, depth, params=params)
             found = np.where(found == query_ids[:, None], -1, found)  # held out: itself does not count
             for factor in factors:
@@ -572,6 +598,7 @@ class IVFVectors:
             "nprobe": self.nprobe,
             "refine": self.refine,
             "code_bytes": int(index.code_size) if index is not None else 0,
+            "quantizer": ("hnsw" if _is_hnsw(index.quantizer) else "flat") if index is not None else None,
             "trained_size": self.trained_size,
             "removed_since_train": self.removed_since_train,
             "calibration": self.calibration.to_dict() if self.calibration else None,
@@ -645,7 +672,7 @@ class IVFPQVectors(IVFVectors):
 
     @classmethod
     def _new_index(cls, dimension: int, nlist: int) -> faiss.IndexIVF:
-        quantizer = faiss.IndexFlatIP(dimension)
+        quantizer = _quantizer(dimension, nlist)
         index = faiss.IndexIVFPQFastScan(
             quantizer, dimension, nlist, pq_subquantizers(dimension), 4, faiss.METRIC_INNER_PRODUCT
         )
@@ -656,14 +683,29 @@ class IVFPQVectors(IVFVectors):
     def _train(self, sample: np.ndarray, seed: int) -> None:
         if len(sample) < 16:  # 4-bit PQ needs at least 16 training points per sub-quantiser
             sample = np.concatenate([sample] * math.ceil(16 / max(len(sample), 1)))
+        self._train_cells(sample, seed)
         # 48 tiny k-means (4,096 points, 8 dims, 16 centres): OpenMP's barriers cost more than
         # they save, 10x on a busy 2-core machine.
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            super()._train(sample, seed)
+            self.index.train(np.ascontiguousarray(sample))
         finally:
             faiss.omp_set_num_threads(threads)
+
+
+def _quantizer(dimension: int, nlist: int) -> faiss.Index:
+    """The coarse quantizer: a flat scan of the centroids, or from :data:`HNSW_QUANTIZER_AT` cells a graph."""
+    if nlist < HNSW_QUANTIZER_AT:
+        return faiss.IndexFlatIP(dimension)
+    graph = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    graph.hnsw.efSearch = HNSW_EF_SEARCH  # for add: each vector's nearest cell
+    return graph
+
+
+def _is_hnsw(quantizer: faiss.Index) -> bool:
+    return isinstance(faiss.downcast_index(quantizer), faiss.IndexHNSW)
 
 
 def _sample(source: Iterable, dimension: int, seed: int, nlist: int | None, queries: int,
