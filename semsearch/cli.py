@@ -382,7 +382,11 @@ def describe_vector_index(v: dict) -> str:
         return line + ": exact scan)"
     line += f", nlist {v.get('nlist')}, nprobe {v.get('nprobe')}, refine {v.get('refine')}xk)"
     cal = v.get("calibration")
-    if cal:
+    if cal and cal.get("logged"):  # measured on the user's own past queries
+        line += (f"; recall@{cal['k']} {cal['recall']:.3f} (95% CI {cal['low']:.3f}-{cal['high']:.3f}, "
+                 f"{cal['logged']} logged queries, {cal['size']} vectors, {cal['date'][:10]}; "
+                 f"target {cal['target']}{'' if cal['reached'] else ' NOT reached'})")
+    elif cal:
         line += (f"; recall@{cal['k']} {cal['recall']:.3f} (95% CI {cal['low']:.3f}-{cal['high']:.3f}, "
                  f"{cal['queries']} held-out queries, {cal['size']} vectors, {cal['date'][:10]}; "
                  f"target {cal['target']}: held-out >= {cal.get('required', cal['target'])}"

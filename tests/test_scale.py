@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from semsearch import Index
+from semsearch.cli import describe_vector_index
 from semsearch.errors import InvalidArgument, SettingsMismatch
 from semsearch.vectors import policy
 
@@ -127,8 +128,10 @@ def test_searches_log_their_query_vectors_and_the_next_write_calibrates_on_them(
         index.similar("d1", k=3)  # a stored vector, not a query: not logged
         assert (path / "query-vectors.f32").stat().st_size == 122 * 4 * D
         fill(index, x[2000:2100], start=2000)  # any write: upkeep re-calibrates on the logged queries
-        cal = index.info()["vector_index"]["calibration"]
+        described = index.info()["vector_index"]
+        cal = described["calibration"]
         assert cal["logged"] == 122 and cal["queries"] == 122 and cal["required"] == cal["target"]
+        assert "122 logged queries" in describe_vector_index(described)  # what `semsearch info` prints
 
 
 def test_reindex_changes_type_and_target_without_re_embedding(tmp_path, tiny_model):
