@@ -418,6 +418,34 @@ def reindex(index_path, index_type, recall, as_json):
 
 
 @cli.command()
+@index_option
+@click.option("--vacuum", is_flag=True, help="Also rewrite the database to give freed space back to the disk "
+              "(takes as long as copying it; searches wait meanwhile).")
+@json_option
+def migrate(index_path, vacuum, as_json):
+    """Bring an index to this version's format (as any write access does), optionally compacting it.
+
+    \b
+    Examples:
+      semsearch migrate
+      semsearch migrate --vacuum --json
+    """
+    with Index.open(index_path, create=False) as idx:  # a write-access open migrates an old format
+        if vacuum:
+            report = idx.vacuum()
+        else:
+            report = {"format_version": idx.store.settings().get("format_version")}
+    if as_json:
+        _echo_json(report)
+    elif vacuum:
+        click.echo(f"index format {report['format_version']}, {report['page_size']} B pages: database "
+                   f"{report['database_bytes_before'] / 1e6:.2f} MB -> {report['database_bytes_after'] / 1e6:.2f} MB "
+                   f"({report['free_pages_before']} free pages given back)")
+    else:
+        click.echo(f"index format {report['format_version']}")
+
+
+@cli.command()
 @click.argument("doc_ids", nargs=-1)
 @index_option
 @click.option("--missing", is_flag=True, help="Remove documents whose source file no longer exists.")

@@ -22,6 +22,7 @@ import hashlib
 import logging
 import math
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -629,6 +630,33 @@ class Index:
             sync.use(rebuilt)
             sync.save(rebuilt, sync.generation)
         return vector_policy.describe(rebuilt, sync.policy, sync.recall)
+
+    def vacuum(self) -> dict:
+        """Rewrite the database so the space freed by deletes (and by the format 1 -> 2 migration,
+        which happens on open) goes back to the file system, with format 2's page size; takes the
+        writer lock.  Returns the format, page size, and database bytes and free pages before and after."""
+        from .migrating import vacuum
+        from .storing import PAGE_SIZE
+
+        def size() -> int:
+            return sum(p.stat().st_size for p in self.path.glob(DB_FILE + "*") if p.is_file())
+
+        def free_pages() -> int:
+            return self.store.conn.execute("PRAGMA freelist_count").fetchone()[0]
+
+        with self._sync.writing():
+            before, free_before = size(), free_pages()
+            vacuum(self.store, PAGE_SIZE)
+            try:  # a rewrite through the WAL: into the file now (after a page size change there is none)
+                self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.OperationalError:
+                pass  # (the next checkpoint does it)
+            after = size()
+            page_size = self.store.conn.execute("PRAGMA page_size").fetchone()[0]
+            free_after = free_pages()
+        return {"format_version": self.store.settings().get("format_version"), "page_size": page_size,
+                "database_bytes_before": before, "database_bytes_after": after,
+                "free_pages_before": free_before, "free_pages_after": free_after}
 
     def similar(
         self, doc_id: str, k: int = 10, *, where: Filters = None, metric: str = "cosine", cluster: ClusterRef = None,

@@ -7,7 +7,7 @@ chunk's text only where it differs from the slice ``start:end`` of its document'
 
 Chunk ids, and so the vector index files, are unchanged; the AUTOINCREMENT counter is
 carried over, so ids of deleted chunks are never reused.  The space freed is reused by
-later writes; ``VACUUM`` (``semsearch migrate --vacuum`` / :func:`vacuum`) gives it back to
+later writes; ``VACUUM`` (``semsearch migrate --vacuum`` / ``Index.vacuum()`` / :func:`vacuum`) gives it back to
 the file system at once (and applies the larger page size), at the cost of rewriting
 the database.
 """
@@ -81,9 +81,10 @@ def vacuum(store: Store, page_size: int | None = None) -> None:
     """Give freed pages back to the file system (and apply ``page_size``): rewrites the database."""
     conn = store.conn
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    # (Every row read: a pragma's unread result keeps its statement open and locks the table.)
     if page_size:
-        conn.execute("PRAGMA journal_mode = DELETE")  # the page size cannot change in WAL mode
-        conn.execute(f"PRAGMA page_size = {int(page_size)}")
+        conn.execute("PRAGMA journal_mode = DELETE").fetchall()  # the page size cannot change in WAL mode
+        conn.execute(f"PRAGMA page_size = {int(page_size)}").fetchall()
     conn.execute("VACUUM")
     if page_size and mode == "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA journal_mode = WAL").fetchall()

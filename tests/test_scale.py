@@ -261,3 +261,29 @@ def test_format_1_index_migrates_on_open_and_nothing_is_lost(tmp_path, tiny_embe
         assert conn.execute("SELECT max(id) FROM chunks").fetchone()[0] == 61
     with Index.open(path) as index:  # opening again: nothing to do
         assert index.info()["settings"]["format_version"] == 2 and index.info()["chunks"] == 60
+
+
+def test_migrate_vacuum_compacts_a_migrated_index_and_keeps_everything(tmp_path, tiny_embedder):
+    from click.testing import CliRunner
+
+    from semsearch.cli import cli
+
+    path = tmp_path / "old"
+    texts = [f"document {i} about glaciers and the interest rates of banks, number {i} " * 20 for i in range(30)]
+    written, _ = make_format_1(path, tiny_embedder, texts)
+    result = CliRunner().invoke(cli, ["migrate", "--index", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"format_version": 2}  # migrated by the write-access open
+    result = CliRunner().invoke(cli, ["migrate", "--index", str(path), "--vacuum", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["page_size"] == 8192  # format 1 was made with SQLite's default 4 KiB pages
+    assert report["free_pages_before"] > 0 and report["free_pages_after"] == 0  # the dropped format-1 table
+    with Index.open(path) as index:
+        assert index.info()["chunks"] == sum(len(c) for c in written.values())
+        assert index.store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        vector = np.frombuffer(written["old7"][0][1], dtype=np.float32)
+        assert index.search_vectors(vector, k=1)[0][0].id == "old7"
+        assert index.get("old3")["text"] == texts[3]
+    result = CliRunner().invoke(cli, ["migrate", "--index", str(path), "--vacuum"])
+    assert result.exit_code == 0 and "index format 2, 8192 B pages" in result.stdout
