@@ -504,6 +504,7 @@ def main() -> None:
             figures["sizes"][size], rows = measure(size, real, queries, kinds, Path(scratch) / "index", args.nlist,
                                                    not args.global_mixtures)
         all_rows.extend(rows)
+        write_results(f"{args.name or 'scale'}_partial", json.loads(json.dumps(figures, default=float)))  # if cut short
         print(table(rows, ["chunks", "vectors", "build s", "file MB", "RSS MB", "vec p50", "vec p95",
                            "dense p50", "dense p95"]), flush=True)
     print(f"\n{len(queries)} single real queries per row (k=10), synthetic corpus; times in ms")
