@@ -159,7 +159,7 @@ def cli(quiet: bool) -> None:
               "--method embed, in a NEW index: lead (default: the first chunk and the mean of all, "
               "equally weighted), mean, or first.")
 @click.option("--index-type", type=click.Choice(INDEX_TYPES), help="Vector index for a NEW index: auto "
-              "(default: exact up to 1M chunks, then approximate IVF), exact, ivf (SQ8 codes) or ivfpq (4-bit PQ).")
+              "(default: exact up to 500k chunks, then approximate IVF), exact, ivf (SQ8 codes) or ivfpq (4-bit PQ).")
 @click.option("--recall", type=click.FloatRange(0.5, 1.0), help="Recall@10 target the approximate index is "
               "calibrated to, for a NEW index (default 0.95).")
 @click.option("--query-prefix", help="Text put before every query when embedding it, for a NEW index "

@@ -197,7 +197,7 @@ class Index:
         ``index_type`` (a new index; default ``auto``): ``exact`` always scans every vector;
         ``ivf`` / ``ivfpq`` are approximate (IVF over SQ8 / 4-bit PQ codes, refined exactly,
         with nprobe calibrated at every build to reach ``recall``, recall@10, default 0.95);
-        ``auto`` is exact up to 1M chunks, then ``ivf``, then from 10M ``ivfpq``.  Stored once;
+        ``auto`` is exact up to 500k chunks, then ``ivf``, then from 10M ``ivfpq``.  Stored once;
         change it with :meth:`reindex`.
 
         ``document_vector`` (``lead``, the default; ``mean``; ``first``): how one vector
