@@ -121,7 +121,7 @@ class FloatFile:
 
 
 def codes_only_build(size: int, kind: str, real: np.ndarray, queries: np.ndarray, scratch: Path,
-                     local: bool = True, logged: np.ndarray | None = None) -> dict:
+                     local: bool = True, logged: np.ndarray | None = None, nlist: int | None = None) -> dict:
     """Generate ``size`` synthetic vectors into a float file (exact top 10 of ``queries`` on the
     way), build ``kind`` from it with the library's build, save the codes; the figures.  With
     ``logged`` (other real queries), calibrate on them as an index with a query log does, and
@@ -132,18 +132,24 @@ def codes_only_build(size: int, kind: str, real: np.ndarray, queries: np.ndarray
     floats = FloatFile(scratch / "vectors.f32", real.shape[1], size)
     truth = TopK(queries, 10)
     started = time.perf_counter()
-    for start, block in mixtures(real, size, local=local):
-        floats.write(start, block)
-        truth.update(np.arange(start, start + len(block), dtype=np.int64), block)
+    reused = floats.path.exists() and floats.path.stat().st_size == size * floats.row_bytes
+    if reused and (scratch / "truth.npy").exists():
+        truth.ids = np.load(scratch / "truth.npy")  # --reuse: generated (same seed) by an earlier run
+        if truth.ids.shape != (len(queries), 10):
+            raise SystemExit(f"{scratch} holds the truth of other queries")
+    else:
+        for start, block in mixtures(real, size, local=local):
+            floats.write(start, block)
+            truth.update(np.arange(start, start + len(block), dtype=np.int64), block)
+        np.save(scratch / "truth.npy", truth.ids)
     generate = time.perf_counter() - started
-    np.save(scratch / "truth.npy", truth.ids)
     memory = {"after generation": rss_fields()}
     log = None
     if logged is not None and len(logged):
         log = QueryLog(scratch / "logged.f32", real.shape[1])
         log.append(logged)
     started = time.perf_counter()
-    backend = cls.build(real.shape[1], floats, recall=0.95, fetch=floats.fetch, size=size, query_log=log)
+    backend = cls.build(real.shape[1], floats, recall=0.95, fetch=floats.fetch, size=size, query_log=log, nlist=nlist)
     build = time.perf_counter() - started
     memory["after build"] = rss_fields()
     cal = backend.calibration
@@ -158,7 +164,7 @@ def codes_only_build(size: int, kind: str, real: np.ndarray, queries: np.ndarray
     backend.save(scratch / "codes.ivf")
     return {
         "calibration sources compared": compared,
-        "size": size, "kind": kind, "float_file_bytes": floats.path.stat().st_size,
+        "size": size, "kind": kind, "float_file_bytes": floats.path.stat().st_size, "reused_float_file": reused,
         "generate_and_exact_truth_seconds": generate, "build_seconds": build,
         "build_phases_seconds": backend.build_seconds, "codes_file_bytes": (scratch / "codes.ivf").stat().st_size,
         "code_bytes_per_vector": int(backend.index.code_size), "nlist": int(backend.index.nlist),
@@ -199,7 +205,8 @@ def codes_only_search(scratch: Path, kind: str, size: int, dimension: int, queri
 
 
 def codes_only(sizes: list[int], types: str, real: np.ndarray, queries: np.ndarray, local: bool,
-               threads: int, logged: np.ndarray | None = None) -> tuple[dict, list]:
+               threads: int, logged: np.ndarray | None = None, nlist: int | None = None,
+               reuse: Path | None = None) -> tuple[dict, list]:
     import faiss
 
     figures, rows = {}, []
@@ -208,9 +215,9 @@ def codes_only(sizes: list[int], types: str, real: np.ndarray, queries: np.ndarr
         if kind not in BACKENDS:
             raise SystemExit(f"--codes-only needs an approximate type at {size:,}: auto picks {kind}")
         with tempfile.TemporaryDirectory(dir=os.environ.get("SCALE_TMP")) as name:
-            scratch = Path(name)
+            scratch = reuse or Path(name)
             faiss.omp_set_num_threads(threads)
-            built = codes_only_build(size, kind, real, queries, scratch, local, logged)
+            built = codes_only_build(size, kind, real, queries, scratch, local, logged, nlist)
             print(json.dumps({k: v for k, v in built.items() if k != "memory_mb"}, default=float), flush=True)
             faiss.omp_set_num_threads(1)
             np.save(scratch / "queries.npy", queries)
@@ -222,7 +229,8 @@ def codes_only(sizes: list[int], types: str, real: np.ndarray, queries: np.ndarr
         phases = built["build_phases_seconds"]
         for i, row in enumerate(searched["rows"]):
             lat = row["vector search k=10 with refine"]
-            rows.append([f"{size:,}", kind if i == 0 else "", row["nprobe"], f"{row['refine']}xk",
+            rows.append([f"{size:,}", f"{kind}, {built['nlist']:,} cells" if i == 0 else "", row["nprobe"],
+                         f"{row['refine']}xk",
                          f"{row['recall@10 vs exact']:.3f}", f"{lat['p50']:.2f}", f"{lat['p95']:.2f}",
                          *([f"{built['build_seconds']:.0f}", f"{phases.get('train', 0):.0f}",
                             f"{phases.get('add', 0):.0f}", f"{built['codes_file_bytes'] / 1e6:,.0f}",
@@ -449,6 +457,8 @@ def main() -> None:
     parser.add_argument("--logged", type=int, default=0,
                         help="--codes-only: calibrate on the first N SciFact queries as logged queries; "
                              "measure on the next --queries")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="--codes-only: a directory whose vectors.f32 + truth.npy an earlier run left (same size)")
     parser.add_argument("--search-codes", type=Path, default=None, help=argparse.SUPPRESS)  # the search process
     args = parser.parse_args()
     if args.search_codes is not None:
@@ -469,7 +479,8 @@ def main() -> None:
         sizes = [int(x) for x in args.sizes.split(",") if x]
         figures["codes_only"], rows = codes_only(sizes, args.types if args.types != "ivf,ivfpq" else "auto", real,
                                                  queries, not args.global_mixtures, args.threads,
-                                                 query_vectors[: args.logged] if args.logged else None)
+                                                 query_vectors[: args.logged] if args.logged else None,
+                                                 args.nlist, args.reuse)
         figures["refine_reads"] = "float32 file on disk, one pread per candidate (not SQLite)"
         print(f"\n{len(queries)} single real queries (k=10, 1 thread) over synthetic vectors; refine from a float "
               "file on disk; times in ms, build in s")

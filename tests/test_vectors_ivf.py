@@ -250,26 +250,3 @@ def test_calibration_on_logged_queries_when_stored_vectors_are_easy(tmp_path):
     assert held_out.calibration.logged == 150 and held_out.maintenance() is None
     assert recall(held_out.search(unseen, 10)[1], truth) >= 0.94
 
-
-@pytest.mark.parametrize("cls", KINDS)
-def test_many_cells_use_an_hnsw_quantizer_calibrated_like_a_flat_one(cls, data, tmp_path, monkeypatch):
-    from semsearch.vectors import ivf
-
-    monkeypatch.setattr(ivf, "HNSW_QUANTIZER_AT", 64)  # 4,000 vectors -> 102 cells: a graph
-    ids, x = data
-    backend = cls.build(D, batches(ids, x), recall=0.95)
-    assert backend.describe()["quantizer"] == "hnsw" and backend.index.nlist >= 64
-    cal = backend.calibration
-    assert cal.reached and cal.recall >= 0.95 and backend.nprobe < backend.index.nlist
-    queries = clustered(300, seed=7)
-    _, truth = exact_top(queries, batches(ids, x), 10)
-    assert recall(backend.search(queries, 10)[1], truth) >= 0.92
-    backend.nprobe = backend.index.nlist  # every cell: the graph's answer must not cut it short
-    assert recall(backend.search(queries, 10)[1], truth) >= 0.99
-    backend.nprobe = cal.nprobe
-    backend.save(tmp_path / "v.ivf")
-    loaded = cls.load(tmp_path / "v.ivf", D)
-    assert loaded.describe()["quantizer"] == "hnsw"
-    assert np.array_equal(loaded.search(x[:20], 10)[1], backend.search(x[:20], 10)[1])
-    loaded.remove(ids[:10])
-    assert not np.isin(loaded.search(x[:10], 5)[1], ids[:10]).any()

@@ -70,14 +70,6 @@ CENTROID_COST = 0.03
 TRAIN_PER_LIST = 64
 TRAIN_MAX = 200_000
 KMEANS_ITERATIONS = 10
-# From this many cells the coarse quantizer is an HNSW graph over the centroids, not a flat scan
-# of them: at 10M vectors (12,649 cells) a flat one costs 4.9 MFLOP per vector to add (97 TFLOP
-# in all: hours on 2 cores) and a 19 MB scan per query; the graph visits ~1-2% of the centroids.
-# Which cells a vector falls in becomes approximate too: calibration measures the whole.
-HNSW_QUANTIZER_AT = 8192
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 40
-HNSW_EF_SEARCH = 64  # at least; and 2 x nprobe when searching
 # Up to this many vectors, a search probes every cell and refines every vector: exact, and
 # cheap at that size (codes trained on a few hundred vectors rank too coarsely to trust).
 EXACT_UP_TO = 1024
@@ -336,9 +328,9 @@ class IVFVectors:
         self.index.train(np.ascontiguousarray(sample))  # the codes (the cells are trained: kept)
 
     def _train_cells(self, sample: np.ndarray, seed: int) -> None:
-        """Spherical k-means for the cells, assigning through the quantizer itself (a flat scan,
-        or the HNSW graph rebuilt over the centroids at each iteration); as FAISS's own IVF
-        training does for a flat quantizer."""
+        """Spherical k-means for the cells, assigning through the quantizer (a flat scan: batched,
+        it runs as matrix products; an HNSW graph over the centroids measured slower per vector
+        at 12,649 cells), as FAISS's own IVF training does, but with the caller's threads."""
         nlist = self.index.nlist
         clustering = faiss.ClusteringParameters()
         clustering.niter = KMEANS_ITERATIONS if nlist > 1 else 1
@@ -352,15 +344,10 @@ class IVFVectors:
         quantizer.is_trained = True
 
     def _params(self, nprobe: int) -> tuple[faiss.SearchParametersIVF, object]:
-        """Search parameters probing ``nprobe`` cells (and what they point to, to keep alive)."""
+        """Search parameters probing ``nprobe`` cells (and anything they point to, to keep alive)."""
         params = faiss.SearchParametersIVF()
         params.nprobe = nprobe
-        graph = None
-        if _is_hnsw(self.index.quantizer):
-            graph = faiss.SearchParametersHNSW()
-            graph.efSearch = max(HNSW_EF_SEARCH, 2 * nprobe)
-            params.quantizer_params = graph
-        return params, graph
+        return params, None
 
     def _append(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self.index.add_with_ids(vectors, ids)
@@ -598,7 +585,6 @@ class IVFVectors:
             "nprobe": self.nprobe,
             "refine": self.refine,
             "code_bytes": int(index.code_size) if index is not None else 0,
-            "quantizer": ("hnsw" if _is_hnsw(index.quantizer) else "flat") if index is not None else None,
             "trained_size": self.trained_size,
             "removed_since_train": self.removed_since_train,
             "calibration": self.calibration.to_dict() if self.calibration else None,
@@ -695,17 +681,8 @@ class IVFPQVectors(IVFVectors):
 
 
 def _quantizer(dimension: int, nlist: int) -> faiss.Index:
-    """The coarse quantizer: a flat scan of the centroids, or from :data:`HNSW_QUANTIZER_AT` cells a graph."""
-    if nlist < HNSW_QUANTIZER_AT:
-        return faiss.IndexFlatIP(dimension)
-    graph = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    graph.hnsw.efSearch = HNSW_EF_SEARCH  # for add: each vector's nearest cell
-    return graph
-
-
-def _is_hnsw(quantizer: faiss.Index) -> bool:
-    return isinstance(faiss.downcast_index(quantizer), faiss.IndexHNSW)
+    """The coarse quantizer: a flat scan of the ``nlist`` centroids."""
+    return faiss.IndexFlatIP(dimension)
 
 
 def _sample(source: Iterable, dimension: int, seed: int, nlist: int | None, queries: int,
