@@ -16,6 +16,7 @@ import click
 from . import __version__
 from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
+from .clustering import VECTORS as CLUSTER_VECTORS
 from .docvectors import DEFAULT_DOCUMENT_VECTOR
 from .errors import SemsearchError
 from .index import DB_FILE, DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
@@ -700,6 +701,10 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
 @click.option("--center/--no-center", default=None,
               help="Subtract the corpus mean vector first (default: only when the vectors are anisotropic, "
                    "mean pairwise cosine > 0.3, as with --layers all).")
+@click.option("--vectors", type=click.Choice(CLUSTER_VECTORS), default=None,
+              help="Cluster documents by: hybrid (default: the model's vector and the TF-IDF vector of the "
+                   "document's words, equally weighted; words only where the model cannot read the text), "
+                   "model, or terms.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for K-means, UMAP, PCA and sampling.")
 @click.option("--name", help="Store the run under NAME (default from method and parameters; replaces a run "
               "of the same name).")
@@ -709,11 +714,12 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
               help="How --plot maps the documents to 2-D.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar for -k auto (default: on a terminal).")
 @json_option
-def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, reduce, assign_noise, center, seed,
-            name, plot, plot_projection, progress, as_json):
+def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, reduce, assign_noise, center, vectors,
+            seed, name, plot, plot_projection, progress, as_json):
     """Cluster the indexed documents and store the run.
 
-    Documents are clustered by their stored vectors (mean of their chunks'); each
+    Documents are clustered by their stored vectors (see `info`'s doc vector) and,
+    by default, the TF-IDF vectors of their words beside them (--vectors); each
     cluster is labelled by its top keywords (class-based TF-IDF) and its most
     central documents. The run is stored in the index: see `semsearch clusters`.
 
@@ -721,6 +727,7 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     Examples:
       semsearch cluster --method kmeans -k 8
       semsearch cluster --method kmeans -k auto --k-max 12
+      semsearch cluster -k 8 --vectors model
       semsearch cluster --method hdbscan --min-cluster-size 15
       semsearch cluster --method dbscan --eps 0.25 --min-samples 5
       semsearch cluster --method hdbscan --assign-noise --name news --plot clusters.png --json
@@ -729,7 +736,7 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
         result = idx.cluster(
             method, k=_number_or_auto(k, int, "-k"), k_max=k_max, eps=_number_or_auto(eps, float, "--eps"),
             min_samples=min_samples, min_cluster_size=min_cluster_size,
-            reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, name=name, plot=plot,
+            reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, vectors=vectors, name=name, plot=plot,
             plot_projection=plot_projection, show_progress=sys.stderr.isatty() if progress is None else progress,
         )
         if as_json:
