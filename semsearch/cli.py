@@ -702,9 +702,9 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
               help="Subtract the corpus mean vector first (default: only when the vectors are anisotropic, "
                    "mean pairwise cosine > 0.3, as with --layers all).")
 @click.option("--vectors", type=click.Choice(CLUSTER_VECTORS), default=None,
-              help="Cluster documents by: hybrid (default: the model's vector and the TF-IDF vector of the "
-                   "document's words, equally weighted; words only where the model cannot read the text), "
-                   "model, or terms.")
+              help="Cluster documents by: hybrid (kmeans' default: the model's vector and the TF-IDF vector "
+                   "of the document's words, equally weighted; words only where the model cannot read the "
+                   "text), model (dbscan's and hdbscan's default), or terms.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for K-means, UMAP, PCA and sampling.")
 @click.option("--name", help="Store the run under NAME (default from method and parameters; replaces a run "
               "of the same name).")
@@ -719,7 +719,7 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     """Cluster the indexed documents and store the run.
 
     Documents are clustered by their stored vectors (see `info`'s doc vector) and,
-    by default, the TF-IDF vectors of their words beside them (--vectors); each
+    for K-means by default, the TF-IDF vectors of their words beside them (--vectors); each
     cluster is labelled by its top keywords (class-based TF-IDF) and its most
     central documents. The run is stored in the index: see `semsearch clusters`.
 

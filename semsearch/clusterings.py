@@ -62,13 +62,15 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
         vectors = store.document_vectors(dimension, document_vector)
         unknown, tokens = store.unknown_tokens()
     share = unknown / tokens if tokens else 0.0
+    model_vectors = vectors
     vectors, weight = document_vectors(params["vectors"], vectors, texts, store.analyzer, share, params["seed"])
     log.info("clustering %d documents with %s ...", len(ids), method)
     if cache.get("generation") != generation:
         cache.clear()
         cache["generation"] = generation
     reductions = cache.setdefault("reductions", {})
-    computed = compute(vectors, method, params, show_progress=show_progress, cache=reductions)
+    computed = compute(vectors, method, params, show_progress=show_progress, cache=reductions,
+                       k_vectors=model_vectors if 0.0 < weight < 1.0 else None)
     labels, vectors = computed.labels, computed.vectors
     clusters = describe(vectors, labels, ids, texts, analyzer=store.analyzer)
     details = {**computed.details, "index_generation": generation, "model_weight": round(weight, 3),

@@ -686,10 +686,10 @@ class Index:
         ``assign_noise`` moves noise points to the nearest cluster centroid.  ``center``
         subtracts the corpus mean first (default ``None``: only when the vectors are
         anisotropic, mean pairwise cosine above 0.3, as an all-layer average is).  ``vectors``:
-        what a document is clustered by: ``"hybrid"`` (the default: its model vector and the
-        TF-IDF vector of its words side by side, equally weighted; the model's share shrinks to
-        nothing as the corpus' unknown-token share goes from 5% to 30%), ``"model"`` or
-        ``"terms"``.  The run is
+        what a document is clustered by: ``"hybrid"`` (K-means' default: its model vector and
+        the TF-IDF vector of its words side by side, equally weighted; the model's share shrinks
+        to nothing as the corpus' unknown-token share goes from 5% to 30%), ``"model"`` (the
+        density methods' default) or ``"terms"``.  The run is
         stored under ``name`` (default: made from the method and its parameters;
         an existing run of that name is replaced) unless ``save=False``.  ``plot``
         writes a PNG map (2-D UMAP, or PCA with ``plot_projection="pca"``).

@@ -179,8 +179,8 @@ def test_check_params_defaults():
                                                "k": "auto", "k_max": 20}
     assert check_params("kmeans", 5, 16)["k_max"] == 4
     assert check_params("hdbscan", 7600, 384) == {
-        "vectors": "hybrid", "reduce": "umap:5", "center": "auto", "seed": 0, "min_cluster_size": 76, "min_samples": None,
-        "assign_noise": False}
+        "vectors": "model", "reduce": "umap:5", "center": "auto", "seed": 0, "min_cluster_size": 76,
+        "min_samples": None, "assign_noise": False}
     dbscan_params = check_params("dbscan", 100, 16, reduce="none", eps="0.3")
     assert dbscan_params["eps"] == 0.3 and dbscan_params["metric"] == "cosine"
     assert check_params("dbscan", 100, 16)["metric"] == "euclidean"
