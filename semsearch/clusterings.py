@@ -91,7 +91,8 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
     elif name is not None:
         result.name = name
     if plot is not None:
-        result.plot = draw(vectors, labels, clusters, plot, plot_projection, params["seed"],
+        pictured = model_vectors if weight > 0 else vectors  # the model's map, unless it cannot read the text
+        result.plot = draw(pictured, labels, clusters, plot, plot_projection, params["seed"],
                            heading=f"{result.name or method}: {len(ids)} documents")
     return result
 
