@@ -465,30 +465,34 @@ def _print_sweep(rows: list[dict], metric_names: tuple[str, ...]) -> None:
 @click.option("--passage-prefix", help="Text before every chunk (default from the model's name).")
 @click.option("--sweep-layers", is_flag=True,
               help="Score every layer recipe (dense) from one forward pass, best first, marking auto's choice.")
+@click.option("--sweep-fusion", is_flag=True,
+              help="Score hybrid search's fusion settings (convex at dense weights 0.3-0.7, RRF) and each side "
+                   "alone, from one dense and one keyword search per query.")
 @click.option("--sts", "sts_file", type=click.Path(path_type=Path),
               help="Score a sentence-pair file (JSONL: sentence1, sentence2, score) by Spearman correlation.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @json_option
 def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, query_prefix, passage_prefix,
-             sweep_layers, sts_file,
-             progress, as_json):
+             sweep_layers, sweep_fusion, sts_file, progress, as_json):
     """Measure retrieval quality on a labelled BEIR-layout DATASET directory.
 
     DATASET holds corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and
     qrels/SPLIT.tsv (query-id, corpus-id, score). Prints nDCG@10, Recall@100 and
     MRR@10 (computed as trec_eval does), the number of queries, and the time
     spent indexing and searching. --sweep-layers tells you which layers of your
-    model to average, on your own data, from one forward pass.
+    model to average, on your own data, from one forward pass; --sweep-fusion how
+    to weigh dense against keyword search in hybrid mode.
 
     \b
     Examples:
       semsearch eval ../shared/data/scifact
       semsearch eval DIR --mode dense --json
       semsearch eval DIR --sweep-layers
+      semsearch eval DIR -i DIR/index --sweep-fusion --split dev
       semsearch eval --sts pairs.jsonl --sweep-layers
       semsearch eval ../shared/data/csl/retrieval-title --split dev --mode keyword   # Chinese (CSL)
     """
-    from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_sts, sweep_beir
+    from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_fusion, evaluate_sts, sweep_beir
 
     show = sys.stderr.isatty() if progress is None else progress
     if sts_file is not None:
@@ -506,6 +510,24 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
         return
     if dataset is None:
         raise click.UsageError("give a DATASET directory, or --sts FILE")
+    if sweep_fusion:
+        if sweep_layers:
+            raise click.UsageError("--sweep-fusion and --sweep-layers are two runs: give one")
+        result = evaluate_fusion(dataset, index_path=index_path, split=split, show_progress=show, model=model,
+                                 layers=layers, pooling=pooling, precision=precision, query_prefix=query_prefix,
+                                 passage_prefix=passage_prefix)
+        if as_json:
+            _echo_json(result)
+            return
+        click.echo(f"{'setting':<30}" + "".join(f"{m:>12}" for m in METRIC_NAMES))
+        for row in result["rows"]:
+            click.echo(f"{row['setting']:<30}" + "".join(f"{row[m]:>12.4f}" for m in METRIC_NAMES)
+                       + ("   <- default" if row["default"] else ""))
+        click.echo(f"{result['queries']} queries, {result['documents']} documents, each side {result['depth']} deep; "
+                   f"{result['seconds_searching']} s searching.", err=True)
+        for problem in result["problems"]:
+            click.echo(f"semsearch: {problem}", err=True)
+        return
     if sweep_layers:
         if layers or pooling or index_path:
             raise click.UsageError("--sweep-layers scores every recipe itself: drop --layers/--pooling/--index")
