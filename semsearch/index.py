@@ -554,16 +554,21 @@ class Index:
                 keyword: list[Ranked] = []
                 if mode != "dense" or explain:
                     keyword = keyword_rank(store, queries[i], depth if mode != "dense" else side_depth, filters)
+                readable = None  # hybrid: how far the model can read each dense candidate
+                if mode == "hybrid":
+                    readable = coverage.document_weights(
+                        store.document_unknown_tokens([r.doc_id for r in dense[slot]]))
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
                     ranked = keyword[:k] if mode == "keyword" else fuse_hybrid(
-                        dense[slot], keyword, k, weights=self._fusion_weights(queries[i]))
+                        dense[slot], keyword, k, weights=self._fusion_weights(queries[i]), readable=readable)
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
                 if explain:
-                    explain_hits(results[i], dense[slot], keyword, metric, fused=mode == "hybrid")
+                    explain_hits(results[i], dense[slot], keyword, metric, fused=mode == "hybrid",
+                                 readable=readable)
         return results
 
     def _dense(self, store: Store, backend: VectorBackend, query_vectors, k, filters, metric,

@@ -949,6 +949,19 @@ class Store:
                                 "WHERE tokens IS NOT NULL").fetchone()
         return int(row[0]), int(row[1])
 
+    def document_unknown_tokens(self, doc_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Document id -> ``(unknown, total)`` model tokens, for those of ``doc_ids`` that were counted."""
+        if not doc_ids or "text_stats" not in self.table_names():
+            return {}
+        found: dict[str, tuple[int, int]] = {}
+        ids = list(doc_ids)
+        for start in range(0, len(ids), 500):  # under SQLite's bound-variable limit
+            part = ids[start : start + 500]
+            found.update((doc_id, (int(unknown), int(tokens))) for doc_id, unknown, tokens in self.conn.execute(
+                "SELECT d.id, s.unknown, s.tokens FROM documents d JOIN text_stats s ON s.document = d.pk "
+                f"WHERE d.id IN ({', '.join('?' * len(part))}) AND s.tokens IS NOT NULL", part))
+        return found
+
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]

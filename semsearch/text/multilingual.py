@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 
 from . import chinese
-from .analyzer import Span
+from .analyzer import PhraseWeights, Span
 from .english import QUERY_STOP_WORDS, EnglishAnalyzer, fts_key, quote
 
 # Han (basic, extension A, compatibility, extensions B+), kana, Hangul syllables and jamo,
@@ -136,10 +136,13 @@ class MultilingualAnalyzer(EnglishAnalyzer):
             return super().graph_words(text)
         return [t for t in self.scan(text) if t is not None]
 
-    def phrase_weights(self, text: str) -> tuple[float | None, float]:
-        # Chosen on CSL dev (bench/csl_chinese.py): Chinese noun runs are long, so their pieces
-        # count more (0.5, English 0.3), and a phrase of the title line counts double.
-        return (chinese.FRAGMENT_WEIGHT, chinese.TITLE_BOOST) if has_cjk(text) else (None, 0.0)
+    def phrase_weights(self, text: str) -> PhraseWeights:
+        # Chosen on CSL dev (bench/csl_chinese.py): Chinese runs of content words are long and
+        # author keywords are often one or two words of them, so their pieces are candidates
+        # too, and a phrase found in the title line counts double (see semsearch.text.chinese).
+        if not has_cjk(text):
+            return PhraseWeights()
+        return PhraseWeights(chinese.FRAGMENT_WEIGHT, chinese.TITLE_BOOST, chinese.PIECE_WEIGHT)
 
     def join(self, words: Sequence[str]) -> str:
         return chinese.join(words)
