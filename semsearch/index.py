@@ -554,15 +554,17 @@ class Index:
                 keyword: list[Ranked] = []
                 if mode != "dense" or explain:
                     keyword = keyword_rank(store, queries[i], depth if mode != "dense" else side_depth, filters)
-                readable = None  # hybrid: how far the model can read each dense candidate
+                weights, readable = None, None  # hybrid: how far the model reads the query, each candidate
                 if mode == "hybrid":
-                    readable = coverage.document_weights(
-                        store.document_unknown_tokens([r.doc_id for r in dense[slot]]))
+                    weights = self._fusion_weights(queries[i])
+                    if weights[0] > 0:
+                        readable = coverage.document_weights(
+                            store.document_unknown_tokens([r.doc_id for r in dense[slot]]))
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
                     ranked = keyword[:k] if mode == "keyword" else fuse_hybrid(
-                        dense[slot], keyword, k, weights=self._fusion_weights(queries[i]), readable=readable)
+                        dense[slot], keyword, k, weights=weights, readable=readable)
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
