@@ -16,7 +16,10 @@ longer chunk is cut into its 2..``max_words``-word pieces, and those *fragments*
 1-3-gram alike lifts F1@10 from 0.17 to 0.30 (TF-IDF), 0.22 to 0.30 (TextRank) and
 0.28 to 0.35 (embed); the smaller pieces of short chunks ("fiber" in "optical fiber")
 and single words of long ones never helped, so they are not candidates (which also
-means fewer phrases to embed).
+means fewer phrases to embed).  Chinese is the exception (the analyzer's
+``phrase_weights().piece``): its runs of content words are long, author keywords are
+often one or two words of them, and those pieces are candidates at a lower weight
+(:mod:`semsearch.text.chinese`).
 
 Methods (each returns ``Keyword(phrase, score)`` best first):
 
