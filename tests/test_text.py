@@ -207,6 +207,21 @@ def test_chinese_keywords_topics_and_labels(zh_index):
         assert any("\u4e00" <= c.keywords[0][0] <= "\u9fff" for c in run.clusters if c.keywords)
 
 
+def test_embed_keyphrases_fall_back_to_tfidf_where_the_model_cannot_read(zh_index, caplog):
+    with Index.open(zh_index) as idx:
+        with caplog.at_level("WARNING", logger="semsearch"):
+            embed = idx.keywords("bio", method="embed", n=5)
+        assert embed == idx.keywords("bio", method="tfidf", n=5)
+        assert "unknown to the model" in caplog.text and "tfidf" in caplog.text
+        many = dict(idx.keywords_many(["bio", "en"], method="embed", n=5))
+        assert many["bio"] == embed
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="semsearch"):  # English: the model reads it, embed as ever
+            english = idx.keywords("en", method="embed", n=5)
+        assert "unknown to the model" not in caplog.text
+        assert many["en"] == english and english != idx.keywords("en", method="tfidf", n=5)
+
+
 def _make_legacy(path) -> None:
     """Turn an index into what semsearch made before analyzers: raw text into FTS5 by triggers."""
     conn = sqlite3.connect(path / "index.db")
