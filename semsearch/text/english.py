@@ -127,14 +127,9 @@ class EnglishAnalyzer(Analyzer):
 
     # -- keyphrases, topics, labels -----------------------------------------------
     def scan(self, text: str) -> list[str | None]:
-        tokens: list[str | None] = []
-        for match in TOKEN.finditer(text.lower()):
-            token = match.group(0)
-            if not token[0].isalnum() or token in STOP_WORDS or token.isdigit() or len(token) < 2:
-                tokens.append(None)
-            else:
-                tokens.append(token)
-        return tokens
+        # One comprehension over findall: the writer analyzes every text (issue 14's 5,000 chunks/s).
+        return [None if not t[0].isalnum() or t in STOP_WORDS or t.isdigit() or len(t) < 2 else t
+                for t in TOKEN.findall(text.lower())]
 
     def runs(self, text: str, keyphrases: bool = False) -> list[tuple[str, ...]]:
         if not keyphrases:
