@@ -159,6 +159,11 @@ BM25_COLUMN_WEIGHTS = (1.0, 1.0)
 # A chunk's text (chunks aliased c, its document d): stored only where it is not the slice.
 CHUNK_TEXT_SQL = 'coalesce(c.text, substr(d.text, c.start + 1, c."end" - c.start))'
 
+# The page cache of a connection that writes (KiB; SQLite's default is 2 MiB): a bulk
+# transaction's upserts into term_df dirty more pages than that, and SQLite then spills them
+# to the WAL before the commit and reads them back.  Readers keep the default.
+WRITER_CACHE_KIB = 64 * 1024
+
 # Databases up to this size get `PRAGMA quick_check` on every open (0.17-0.27 s for 62 MB,
 # warm cache, on the shared 2-core machine); larger ones before their first write, so
 # nothing is written into a damaged file.
@@ -283,6 +288,7 @@ class Store:
         self._verified: list[str] | None = None  # quick_check's findings, once run
         self.has_pages = False  # whether documents has the pages column (see PAGES_COLUMN)
         self._term_delta: Counter[str] = Counter()  # document-frequency changes of the open transaction
+        self._writing = False  # whether this connection has written (and has the writer's page cache)
         # The analyzer whose output the full-text table and term_df hold (set by create/open),
         # and that table's name.
         self.analyzer: Analyzer = get_analyzer()
@@ -543,6 +549,9 @@ class Store:
                                 f"it can be searched, not changed")
         with translated(self.path):
             self.verify()
+            if not self._writing:  # a writing connection: room for a transaction's dirty pages
+                self.conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+                self._writing = True
             self.conn.execute("BEGIN IMMEDIATE")
         self._term_delta = Counter()
         try:
