@@ -10,7 +10,9 @@ on one disk, with the same pragmas (WAL, synchronous FULL):
   256 or 4096 chunks, with each document's ``Analysis`` (full-text values, language,
   keyword terms) made ahead of the writer, as workers can, or by the writer itself.
 - **Index.add(texts, vectors=...)**: the whole user path (plan: hash and skip unchanged;
-  one chunk per text; commit; the in-memory vectors and the vector file).
+  one chunk per text; 4096 per transaction; commit; the in-memory vectors and the vector
+  file), with the analysis made by the writer, and by worker processes (from 8,192 texts:
+  ``semsearch.precomputed.PARALLEL_AT``).
 
 ``--main DIR`` also times another checkout (e.g. the code before this change) in a child
 process: its ``Store.insert_document`` one document at a time and its ``Index.add``.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -163,7 +166,15 @@ def main() -> None:
             scratch / "a4096.db", texts, vectors, 4096, ahead=True)
         if args.main:
             figures[f"{args.main}: Index.add(texts, vectors=...)"] = other("index")
-        figures["Index.add(texts, vectors=...)"] = time_index_add(scratch / "index", texts, vectors)
+        os.environ["SEMSEARCH_ANALYSIS_PROCESSES"] = "0"
+        figures["Index.add(texts, vectors=...), analysis in the writer"] = time_index_add(
+            scratch / "index0", texts, vectors)
+        del os.environ["SEMSEARCH_ANALYSIS_PROCESSES"]
+        from semsearch.precomputed import PARALLEL_AT, _analysis_workers
+
+        workers = _analysis_workers(len(texts))
+        name = f"{workers} analysis processes" if workers else f"no analysis processes below {PARALLEL_AT:,} texts"
+        figures[f"Index.add(texts, vectors=...), {name}"] = time_index_add(scratch / "index", texts, vectors)
     raw = figures["raw sqlite"]["chunks_per_s"]
     out_rows = [[name, f"{f['chunks_per_s']:,.0f}", f"{f['chunks_per_s'] / raw:.3f}", f"{f['bytes_per_chunk']:,.0f}"]
                 for name, f in figures.items() if isinstance(f, dict)]

@@ -7,19 +7,35 @@ normalised to unit length here, as the index's own vectors are.
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 
 from .chunking import Chunk
 from .ingest import Planned, Prepared
 from .settings import IndexSettings
+from .storing import Analysis, analyze
+from .text import Analyzer, get_analyzer
+
+log = logging.getLogger("semsearch")
 
 # Chunks per transaction when the vectors are given: with nothing to embed, a larger batch
 # costs an interrupted run no model time, and the writer's keyword statistics (one upsert
 # per distinct term of a transaction) cost about a third of what they do at 256 chunks
 # (bench/writer.py).  Every transaction is still atomic.
 COMMIT_CHUNKS = 4096
+
+# From this many texts, their analysis for keyword search (storing.analyze: pure Python,
+# ~0.3 ms of CPU per 1,000-character text, more than the writer's SQLite work) runs in
+# worker processes, one batch ahead of the writer, on the other cores.  Forked, so the
+# workers import nothing; Linux only (fork is unsafe on macOS, missing on Windows).
+# SEMSEARCH_ANALYSIS_PROCESSES=0 turns it off (N: that many workers; default: one per core).
+PARALLEL_AT = 8192
 
 
 def unit_rows(vectors, dimension: int) -> np.ndarray:
@@ -52,18 +68,78 @@ class GivenVectors:
         self.embedding_seconds = 0.0
 
     def prepare(self, batches: Iterable[list[Planned]], settings: IndexSettings) -> Iterator[list[Prepared]]:
+        merged = self._merged(batches)
+        workers = _analysis_workers(len(self.rows))
+        if not workers:
+            yield from (self._prepared(batch) for batch in merged)
+            return
+        analyzer = get_analyzer()  # what Store.open gives an index that can be written
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        except (OSError, ValueError) as exc:
+            log.info("analyzing in this process (no worker processes: %s)", exc)
+            yield from (self._prepared(batch) for batch in merged)
+            return
+        try:
+            ahead: tuple[list[Planned], list[Future]] | None = None
+            for batch in merged:  # the next batch is analyzed while the writer commits this one
+                step = -(-len(batch) // (workers * 4))
+                futures = [pool.submit(_analyze_part, analyzer.name, [(p.doc.title, p.doc.text)
+                                                                      for p in batch[i : i + step]])
+                           for i in range(0, len(batch), step)]
+                if ahead is not None:
+                    yield self._prepared(*ahead, analyzer)
+                ahead = (batch, futures)
+            if ahead is not None:
+                yield self._prepared(*ahead, analyzer)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _merged(self, batches: Iterable[list[Planned]]) -> Iterator[list[Planned]]:
+        """The planned batches merged into ones of at least COMMIT_CHUNKS."""
         pending: list[Planned] = []
-        for batch in batches:  # merged into larger transactions (COMMIT_CHUNKS)
+        for batch in batches:
             pending.extend(batch)
             if len(pending) >= COMMIT_CHUNKS:
-                yield self._prepared(pending)
+                yield pending
                 pending = []
         if pending:
-            yield self._prepared(pending)
+            yield pending
 
-    def _prepared(self, batch: list[Planned]) -> list[Prepared]:
+    def _prepared(self, batch: list[Planned], futures: Sequence[Future] = (),
+                  analyzer: Analyzer | None = None) -> list[Prepared]:
+        analyses: list[Analysis | None] = [None] * len(batch)
+        if futures and analyzer is not None:
+            try:
+                made = [row for future in futures for row in future.result()]
+                key = (analyzer.name, analyzer.version)
+                analyses = [Analysis(key, title, text, lang, frozenset(terms)) for title, text, lang, terms in made]
+            except Exception as exc:  # a worker died: the writer analyzes instead (same results)
+                log.warning("analysis in worker processes failed (%s: %s); analyzing in the writer",
+                            type(exc).__name__, exc)
         return [
             Prepared(planned, [Chunk(0, 0, len(planned.doc.text), planned.doc.text)],
-                     self.vectors[self.rows[planned.doc.id]][None, :])
-            for planned in batch
+                     self.vectors[self.rows[planned.doc.id]][None, :], analysis=analysis)
+            for planned, analysis in zip(batch, analyses)
         ]
+
+
+def _analysis_workers(texts: int) -> int:
+    """How many worker processes analyze ``texts`` texts (0: none, the writer does)."""
+    setting = os.environ.get("SEMSEARCH_ANALYSIS_PROCESSES", "")
+    cores = os.cpu_count() or 1
+    workers = int(setting) if setting.strip().isdigit() else cores
+    if texts < PARALLEL_AT or workers < 1 or (cores < 2 and not setting) or not sys.platform.startswith("linux"):
+        return 0
+    return workers
+
+
+def _analyze_part(analyzer_name: str, pairs: list[tuple[str | None, str]]) -> list[tuple]:
+    """In a worker process: ``(title, text, lang, terms)`` of each document's analysis, as plain
+    tuples (cheaper to send back than dataclasses)."""
+    analyzer = get_analyzer(analyzer_name)
+    out = []
+    for title, text in pairs:
+        found = analyze(analyzer, title, text)
+        out.append((found.title, found.text, found.lang, tuple(found.terms)))
+    return out

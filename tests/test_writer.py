@@ -221,3 +221,34 @@ def test_given_vectors_through_the_index(tmp_path, tiny_model):
         df = index.store.document_frequencies(["receptors", "later wins", "changed text"])
         assert df == {"receptors": 22, "later wins": 1}
         assert index.store.counts() == {"documents": 23, "chunks": 23}
+
+
+def test_analysis_in_worker_processes_stores_the_same(tmp_path, tiny_model, monkeypatch):
+    """Large adds analyze in forked workers, a batch ahead of the writer: the same index as without."""
+    monkeypatch.setattr(precomputed, "COMMIT_CHUNKS", 40)
+    monkeypatch.setattr(precomputed, "PARALLEL_AT", 100)
+    texts = [t for t in corpus(150) if t.strip()][:130]
+    x = np.random.default_rng(1).standard_normal((len(texts), D)).astype(np.float32)
+    found = {}
+    for workers in ("0", "2"):
+        monkeypatch.setenv("SEMSEARCH_ANALYSIS_PROCESSES", workers)
+        assert precomputed._analysis_workers(len(texts)) == int(workers)
+        with Index.open(tmp_path / workers, model=tiny_model) as index:
+            index.add(texts, ids=[f"d{i}" for i in range(len(texts))], vectors=x)
+            found[workers] = snapshot(index.store)
+    assert found["2"] == found["0"]
+    assert len(found["0"]["documents"]) == len(texts) and found["0"]["term_df"]
+
+
+def test_worker_processes_make_the_analysis(monkeypatch):
+    monkeypatch.setattr(precomputed, "COMMIT_CHUNKS", 10)
+    monkeypatch.setattr(precomputed, "PARALLEL_AT", 10)
+    monkeypatch.setenv("SEMSEARCH_ANALYSIS_PROCESSES", "2")
+    texts = [t for t in corpus(60) if t.strip()][:25]
+    ids = [f"d{i}" for i in range(len(texts))]
+    given = precomputed.GivenVectors(ids, np.ones((len(texts), D), dtype=np.float32), D)
+    planned = [Planned(Document(id=i, text=t, title=f"T {i}"), i) for i, t in zip(ids, texts)]
+    out = [p for batch in given.prepare([planned[:12], planned[12:]], None) for p in batch]
+    analyzer = get_analyzer()
+    assert [p.planned.doc.id for p in out] == ids
+    assert all(p.analysis == analyze(analyzer, p.planned.doc.title, p.planned.doc.text) for p in out)
