@@ -995,18 +995,23 @@ class Store:
     def _flush_terms(self) -> None:
         """Merge the transaction's document-frequency changes into ``term_df`` (inside it).
 
-        Sorted, so the upserts walk the table's B-tree in order.
+        In term order, so the upserts walk the table's B-tree in order (and without a
+        Python-level pass per term where C can do it: ~100k terms per bulk transaction).
         """
-        changes = sorted(item for item in self._term_delta.items() if item[1])
-        self._term_delta = Counter()
-        if not changes:
+        delta, self._term_delta = self._term_delta, Counter()
+        if not delta:
             return
+        lowest = min(delta.values())
+        if lowest <= 0:  # documents deleted: drop the terms that cancel out
+            delta = Counter({t: d for t, d in delta.items() if d})
+        terms = sorted(delta)
         self.conn.executemany(
             "INSERT INTO term_df(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-            changes,
+            zip(terms, map(delta.__getitem__, terms)),
         )
-        if any(d < 0 for _, d in changes):
-            self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t, d in changes if d < 0])
+        if lowest < 0:
+            self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0",
+                                  [(t,) for t in terms if delta[t] < 0])
 
     def term_df_current(self) -> bool:
         """Whether ``term_df`` exists and is exact for the current generation."""
