@@ -34,7 +34,7 @@ COMMIT_CHUNKS = 4096
 # ~0.3 ms of CPU per 1,000-character text, more than the writer's SQLite work) runs in
 # worker processes, one batch ahead of the writer, on the other cores.  Forked, so the
 # workers import nothing; Linux only (fork is unsafe on macOS, missing on Windows).
-# SEMSEARCH_ANALYSIS_PROCESSES=0 turns it off (N: that many workers; default: one per core).
+# SEMSEARCH_ANALYSIS_PROCESSES=0 turns it off (N: that many workers; default: cores - 1).
 PARALLEL_AT = 8192
 
 
@@ -128,8 +128,9 @@ def _analysis_workers(texts: int) -> int:
     """How many worker processes analyze ``texts`` texts (0: none, the writer does)."""
     setting = os.environ.get("SEMSEARCH_ANALYSIS_PROCESSES", "")
     cores = os.cpu_count() or 1
-    workers = int(setting) if setting.strip().isdigit() else cores
-    if texts < PARALLEL_AT or workers < 1 or (cores < 2 and not setting) or not sys.platform.startswith("linux"):
+    # Default: one per core but the writer's (it has SQLite's work for the other).
+    workers = int(setting) if setting.strip().isdigit() else cores - 1
+    if texts < PARALLEL_AT or workers < 1 or not sys.platform.startswith("linux"):
         return 0
     return workers
 
