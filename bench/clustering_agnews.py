@@ -44,11 +44,15 @@ ANCHORS = {
     ("dbscan", "all"): None,  # collapses to one cluster for eps >= 0.15
 }
 
-# (row name, method, Index.cluster parameters). The first row of each method is its default.
+# (row name, method, Index.cluster parameters). The first row of each method is its default
+# (document vectors: hybrid, the model's and the words' side by side).
 RUNS = [
     ("kmeans k=4", "kmeans", {"k": 4}),
+    ("kmeans k=4 --vectors model", "kmeans", {"k": 4, "vectors": "model"}),
+    ("kmeans k=4 --vectors terms", "kmeans", {"k": 4, "vectors": "terms"}),
     ("kmeans k=auto", "kmeans", {}),
     ("hdbscan (defaults: umap:5)", "hdbscan", {}),
+    ("hdbscan --vectors model", "hdbscan", {"vectors": "model"}),
     ("hdbscan --assign-noise", "hdbscan", {"assign_noise": True}),
     ("hdbscan --min-cluster-size 50", "hdbscan", {"min_cluster_size": 50}),
     ("dbscan (defaults: umap:5, eps auto)", "dbscan", {}),

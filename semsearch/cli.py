@@ -16,6 +16,7 @@ import click
 from . import __version__
 from .clustering import METHODS as CLUSTER_METHODS
 from .clustering import NOISE, PROJECTIONS, Clustering
+from .clustering import VECTORS as CLUSTER_VECTORS
 from .docvectors import DEFAULT_DOCUMENT_VECTOR
 from .errors import SemsearchError
 from .index import DB_FILE, DEFAULT_INDEX_DIR, INDEX_ENV_VAR, TOPIC_METHODS, Index
@@ -464,30 +465,34 @@ def _print_sweep(rows: list[dict], metric_names: tuple[str, ...]) -> None:
 @click.option("--passage-prefix", help="Text before every chunk (default from the model's name).")
 @click.option("--sweep-layers", is_flag=True,
               help="Score every layer recipe (dense) from one forward pass, best first, marking auto's choice.")
+@click.option("--sweep-fusion", is_flag=True,
+              help="Score hybrid search's fusion settings (convex at dense weights 0.3-0.7, RRF) and each side "
+                   "alone, from one dense and one keyword search per query.")
 @click.option("--sts", "sts_file", type=click.Path(path_type=Path),
               help="Score a sentence-pair file (JSONL: sentence1, sentence2, score) by Spearman correlation.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
 @json_option
 def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision, query_prefix, passage_prefix,
-             sweep_layers, sts_file,
-             progress, as_json):
+             sweep_layers, sweep_fusion, sts_file, progress, as_json):
     """Measure retrieval quality on a labelled BEIR-layout DATASET directory.
 
     DATASET holds corpus.jsonl (_id, title, text), queries.jsonl (_id, text) and
     qrels/SPLIT.tsv (query-id, corpus-id, score). Prints nDCG@10, Recall@100 and
     MRR@10 (computed as trec_eval does), the number of queries, and the time
     spent indexing and searching. --sweep-layers tells you which layers of your
-    model to average, on your own data, from one forward pass.
+    model to average, on your own data, from one forward pass; --sweep-fusion how
+    to weigh dense against keyword search in hybrid mode.
 
     \b
     Examples:
       semsearch eval ../shared/data/scifact
       semsearch eval DIR --mode dense --json
       semsearch eval DIR --sweep-layers
+      semsearch eval DIR -i DIR/index --sweep-fusion --split dev
       semsearch eval --sts pairs.jsonl --sweep-layers
       semsearch eval ../shared/data/csl/retrieval-title --split dev --mode keyword   # Chinese (CSL)
     """
-    from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_sts, sweep_beir
+    from .evaluating import METRIC_NAMES, evaluate_beir, evaluate_fusion, evaluate_sts, sweep_beir
 
     show = sys.stderr.isatty() if progress is None else progress
     if sts_file is not None:
@@ -505,6 +510,24 @@ def evaluate(dataset, index_path, mode, split, model, layers, pooling, precision
         return
     if dataset is None:
         raise click.UsageError("give a DATASET directory, or --sts FILE")
+    if sweep_fusion:
+        if sweep_layers:
+            raise click.UsageError("--sweep-fusion and --sweep-layers are two runs: give one")
+        result = evaluate_fusion(dataset, index_path=index_path, split=split, show_progress=show, model=model,
+                                 layers=layers, pooling=pooling, precision=precision, query_prefix=query_prefix,
+                                 passage_prefix=passage_prefix)
+        if as_json:
+            _echo_json(result)
+            return
+        click.echo(f"{'setting':<30}" + "".join(f"{m:>12}" for m in METRIC_NAMES))
+        for row in result["rows"]:
+            click.echo(f"{row['setting']:<30}" + "".join(f"{row[m]:>12.4f}" for m in METRIC_NAMES)
+                       + ("   <- default" if row["default"] else ""))
+        click.echo(f"{result['queries']} queries, {result['documents']} documents, each side {result['depth']} deep; "
+                   f"{result['seconds_searching']} s searching.", err=True)
+        for problem in result["problems"]:
+            click.echo(f"semsearch: {problem}", err=True)
+        return
     if sweep_layers:
         if layers or pooling or index_path:
             raise click.UsageError("--sweep-layers scores every recipe itself: drop --layers/--pooling/--index")
@@ -700,6 +723,10 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
 @click.option("--center/--no-center", default=None,
               help="Subtract the corpus mean vector first (default: only when the vectors are anisotropic, "
                    "mean pairwise cosine > 0.3, as with --layers all).")
+@click.option("--vectors", type=click.Choice(CLUSTER_VECTORS), default=None,
+              help="Cluster documents by: hybrid (kmeans' default: the model's vector and the TF-IDF vector "
+                   "of the document's words, equally weighted; words only where the model cannot read the "
+                   "text), model (dbscan's and hdbscan's default), or terms.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for K-means, UMAP, PCA and sampling.")
 @click.option("--name", help="Store the run under NAME (default from method and parameters; replaces a run "
               "of the same name).")
@@ -709,11 +736,12 @@ def keywords(doc_ids, index_path, text, all_documents, n, method, diversity, max
               help="How --plot maps the documents to 2-D.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar for -k auto (default: on a terminal).")
 @json_option
-def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, reduce, assign_noise, center, seed,
-            name, plot, plot_projection, progress, as_json):
+def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, reduce, assign_noise, center, vectors,
+            seed, name, plot, plot_projection, progress, as_json):
     """Cluster the indexed documents and store the run.
 
-    Documents are clustered by their stored vectors (mean of their chunks'); each
+    Documents are clustered by their stored vectors (see `info`'s doc vector) and,
+    for K-means by default, the TF-IDF vectors of their words beside them (--vectors); each
     cluster is labelled by its top keywords (class-based TF-IDF) and its most
     central documents. The run is stored in the index: see `semsearch clusters`.
 
@@ -721,6 +749,7 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
     Examples:
       semsearch cluster --method kmeans -k 8
       semsearch cluster --method kmeans -k auto --k-max 12
+      semsearch cluster -k 8 --vectors model
       semsearch cluster --method hdbscan --min-cluster-size 15
       semsearch cluster --method dbscan --eps 0.25 --min-samples 5
       semsearch cluster --method hdbscan --assign-noise --name news --plot clusters.png --json
@@ -729,7 +758,7 @@ def cluster(index_path, method, k, k_max, min_cluster_size, eps, min_samples, re
         result = idx.cluster(
             method, k=_number_or_auto(k, int, "-k"), k_max=k_max, eps=_number_or_auto(eps, float, "--eps"),
             min_samples=min_samples, min_cluster_size=min_cluster_size,
-            reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, name=name, plot=plot,
+            reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, vectors=vectors, name=name, plot=plot,
             plot_projection=plot_projection, show_progress=sys.stderr.isatty() if progress is None else progress,
         )
         if as_json:

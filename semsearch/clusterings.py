@@ -26,7 +26,7 @@ from .errors import InvalidArgument, NotFound, SemsearchError
 from .mapping import check_plot_path
 from .storing import ClusterFilter, Store, now
 from .text import coverage
-from .text.termvectors import DIMENSIONS, term_vectors
+from .text.termvectors import DIMENSIONS, side_by_side, term_vectors
 
 log = logging.getLogger("semsearch")
 
@@ -62,20 +62,19 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
         vectors = store.document_vectors(dimension, document_vector)
         unknown, tokens = store.unknown_tokens()
     share = unknown / tokens if tokens else 0.0
-    if share >= coverage.UNKNOWN_OFF:  # the model cannot read the corpus: cluster its words instead
-        log.warning("%.0f%% of the corpus' tokens are unknown to the model: clustering TF-IDF vectors of "
-                    "its words (SVD to %d dimensions) instead of the model's", 100 * share, DIMENSIONS)
-        vectors = term_vectors(texts, store.analyzer, seed=params["seed"])
+    model_vectors = vectors
+    vectors, weight = document_vectors(params["vectors"], vectors, texts, store.analyzer, share, params["seed"])
     log.info("clustering %d documents with %s ...", len(ids), method)
     if cache.get("generation") != generation:
         cache.clear()
         cache["generation"] = generation
     reductions = cache.setdefault("reductions", {})
-    computed = compute(vectors, method, params, show_progress=show_progress, cache=reductions)
+    computed = compute(vectors, method, params, show_progress=show_progress, cache=reductions,
+                       k_vectors=model_vectors if 0.0 < weight < 1.0 else None)
     labels, vectors = computed.labels, computed.vectors
     clusters = describe(vectors, labels, ids, texts, analyzer=store.analyzer)
-    details = {**computed.details, "index_generation": generation,
-               "vectors": "terms" if share >= coverage.UNKNOWN_OFF else "model"}
+    details = {**computed.details, "index_generation": generation, "model_weight": round(weight, 3),
+               "vectors": "model" if weight >= 1.0 else "terms" if weight <= 0.0 else "hybrid"}
     details["seconds"]["total"] = round(time.perf_counter() - started, 3)
     result = Clustering(
         method=method, params=computed.params, clusters=clusters,
@@ -92,9 +91,32 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
     elif name is not None:
         result.name = name
     if plot is not None:
-        result.plot = draw(vectors, labels, clusters, plot, plot_projection, params["seed"],
+        pictured = model_vectors if weight > 0 else vectors  # the model's map, unless it cannot read the text
+        result.plot = draw(pictured, labels, clusters, plot, plot_projection, params["seed"],
                            heading=f"{result.name or method}: {len(ids)} documents")
     return result
+
+
+def document_vectors(kind: str, model: np.ndarray, texts: list[str], analyzer, unknown_share: float, seed: int
+                     ) -> tuple[np.ndarray, float]:
+    """The vectors a run clusters (``kind``: hybrid, model or terms) and the model's weight in them.
+
+    The model's weight follows the corpus' unknown-token share as hybrid search's does a
+    query's: half at up to 5% unknown, none from 30% on (its vectors of text it cannot
+    read are noise), linear between.  ``model`` asked for explicitly is used whatever the
+    share, with a warning.
+    """
+    if kind == "model":
+        if unknown_share >= coverage.UNKNOWN_OFF:
+            log.warning("%.0f%% of the corpus' tokens are unknown to the model: its vectors of this text carry "
+                        "little; --vectors hybrid (the default) or terms clusters the words", 100 * unknown_share)
+        return model, 1.0
+    dense, keyword = coverage.fusion_weights(unknown_share)
+    weight = dense / (dense + keyword) if kind == "hybrid" else 0.0
+    if kind == "hybrid" and unknown_share >= coverage.UNKNOWN_OFF:
+        log.warning("%.0f%% of the corpus' tokens are unknown to the model: clustering TF-IDF vectors of "
+                    "its words (SVD to %d dimensions) instead of the model's", 100 * unknown_share, DIMENSIONS)
+    return side_by_side(model, term_vectors(texts, analyzer, seed=seed), weight), weight
 
 
 def default_name(store: Store, method: str, params: dict) -> str:

@@ -1,4 +1,4 @@
-"""Evaluating: retrieval metrics on BEIR-style data, STS correlation, and the layer sweep.
+"""Evaluating: retrieval metrics on BEIR-style data, STS correlation, the layer and fusion sweeps.
 
 Metrics follow trec_eval (and so pytrec_eval and BEIR):
 
@@ -270,6 +270,68 @@ def evaluate_beir(
         # Queries go through the same PyTorch path as the corpus, in batches.
         with Index.open(path, **{"query_backend": "torch", **index_settings}) as index:
             return evaluate_index(index, dataset, mode, show_progress)
+
+
+# -- the fusion sweep ------------------------------------------------------------
+# (fusion, dense weight): the convex combination at five dense weights, and RRF.
+FUSION_SWEEP = [("convex", w) for w in (0.3, 0.4, 0.5, 0.6, 0.7)] + [("rrf", 0.5)]
+
+
+def sweep_fusion(index, dataset: BeirDataset, show_progress: bool = False) -> dict:
+    """``semsearch eval --sweep-fusion``: hybrid fusion settings scored on one retrieval per side.
+
+    Every query is searched once in dense and once in keyword mode, ``FUSION_DEPTH`` deep
+    (what hybrid search fuses); each setting then fuses the two lists in memory, so a
+    sweep costs about two searches per query.  Rows: each side alone, each setting, and
+    ``hybrid`` as searched (the default, with its per-query weights for text the model
+    cannot read), whose figure equals the default setting's on text the model reads.
+    """
+    from .searching import FUSION, FUSION_DEPTH, Ranked, fuse, fuse_convex
+
+    started = time.perf_counter()
+    report = index.add_documents(iter(dataset.corpus), show_progress=show_progress)
+    indexing = time.perf_counter() - started
+    started = time.perf_counter()
+    query_ids = list(dataset.queries)
+    texts = [dataset.queries[q] for q in query_ids]
+    sides = {mode: index.search_many(texts, k=FUSION_DEPTH, mode=mode) for mode in ("dense", "keyword")}
+    searched = index.search_many(texts, k=FUSION_DEPTH, mode="hybrid")
+    searching = time.perf_counter() - started
+
+    def score(lists) -> dict:
+        run = {q: {item.doc_id: item.score for item in ranked if item.doc_id != q}  # BEIR drops the query's own id
+               for q, ranked in zip(query_ids, lists)}
+        return {name: round(value, 4) for name, value in score_run(run, dataset.qrels).items() if name != "per_query"}
+
+    def ranked(hits) -> list:
+        return [Ranked(h.id, h.score) for h in hits]
+
+    rows = [{"setting": mode, **score([ranked(hits) for hits in lists]), "default": False}
+            for mode, lists in sides.items()]
+    for fusion, weight in FUSION_SWEEP:
+        fused = []
+        for dense, keyword in zip(sides["dense"], sides["keyword"]):
+            pair = [ranked(dense), ranked(keyword)]
+            fused.append(fuse_convex(pair, FUSION_DEPTH, weights=(weight, 1 - weight)) if fusion == "convex"
+                         else fuse(pair, FUSION_DEPTH))
+        name = f"convex, dense weight {weight:.1f}" if fusion == "convex" else "rrf"
+        rows.append({"setting": name, **score(fused), "default": fusion == FUSION and weight == 0.5})
+    rows.append({"setting": "hybrid (as searched)", **score([ranked(hits) for hits in searched]), "default": False})
+    return {"rows": rows, "depth": FUSION_DEPTH, "queries": rows[0]["queries"], "documents": len(dataset.corpus),
+            "embedded_chunks": report.chunks, "seconds_indexing": round(indexing, 2),
+            "seconds_searching": round(searching, 2), "problems": dataset.problems}
+
+
+def evaluate_fusion(directory: str | Path, *, index_path: str | Path | None = None, split: str = "test",
+                    show_progress: bool = False, **index_settings) -> dict:
+    """Build (or reuse) an index of a BEIR directory's corpus and run :func:`sweep_fusion` on a split."""
+    from .index import Index
+
+    dataset = load_beir(directory, split)
+    with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
+        path = Path(index_path) if index_path else Path(scratch) / "index"
+        with Index.open(path, **{"query_backend": "torch", **index_settings}) as index:
+            return sweep_fusion(index, dataset, show_progress)
 
 
 # -- the layer sweep -------------------------------------------------------------

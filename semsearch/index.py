@@ -117,13 +117,14 @@ def _check_add(texts, ids, metadata, titles, batch_size) -> tuple:
     return texts, ids, metadata, titles, check_int(batch_size, "batch_size", minimum=1)
 
 
-def _check_cluster(k, k_max, eps, min_samples, min_cluster_size, reduce, assign_noise, center, seed, save):
+def _check_cluster(k, k_max, eps, min_samples, min_cluster_size, reduce, assign_noise, center, seed, save, vectors):
     """The types of :meth:`Index.cluster`'s arguments (their ranges are checked against the corpus)."""
     k = check_int_or_auto(k, "k")
     check_optional(k_max, check_int, "k_max"), check_optional(min_samples, check_int, "min_samples")
     check_optional(min_cluster_size, check_int, "min_cluster_size"), check_int(seed, "seed")
     check_optional(reduce, check_text, "reduce"), check_bool(assign_noise, "assign_noise")
     check_optional(center, check_bool, "center"), check_bool(save, "save")
+    check_optional(vectors, check_text, "vectors")
     return k, check_real_or_auto(eps, "eps")
 
 
@@ -668,6 +669,7 @@ class Index:
         assign_noise: bool = False,
         center: bool | None = None,
         seed: int = DEFAULT_SEED,
+        vectors: str | None = None,
         name: str | None = None,
         save: bool = True,
         plot: str | os.PathLike | None = None,
@@ -683,15 +685,19 @@ class Index:
         for the density methods, N=5), ``"pca:N"`` or ``"none"`` (the K-means default).
         ``assign_noise`` moves noise points to the nearest cluster centroid.  ``center``
         subtracts the corpus mean first (default ``None``: only when the vectors are
-        anisotropic, mean pairwise cosine above 0.3, as an all-layer average is).  The run is
+        anisotropic, mean pairwise cosine above 0.3, as an all-layer average is).  ``vectors``:
+        what a document is clustered by: ``"hybrid"`` (K-means' default: its model vector and
+        the TF-IDF vector of its words side by side, equally weighted; the model's share shrinks
+        to nothing as the corpus' unknown-token share goes from 5% to 30%), ``"model"`` (the
+        density methods' default) or ``"terms"``.  The run is
         stored under ``name`` (default: made from the method and its parameters;
         an existing run of that name is replaced) unless ``save=False``.  ``plot``
         writes a PNG map (2-D UMAP, or PCA with ``plot_projection="pca"``).
         """
         k, eps = _check_cluster(k, k_max, eps, min_samples, min_cluster_size, reduce, assign_noise, center, seed,
-                                save)
+                                save, vectors)
         params = dict(k=k, k_max=k_max, eps=eps, min_samples=min_samples, min_cluster_size=min_cluster_size,
-                      reduce=reduce, assign_noise=assign_noise, center=center, seed=seed)
+                      reduce=reduce, assign_noise=assign_noise, center=center, seed=seed, vectors=vectors)
         return clusterings.run(self.store, self.settings.dimension, method, params, name=name, save=save,
                                document_vector=self.settings.document_vector,
                                plot=plot, plot_projection=plot_projection, show_progress=show_progress,

@@ -175,12 +175,12 @@ def test_parameters_out_of_range(method, params, message):
 
 
 def test_check_params_defaults():
-    assert check_params("kmeans", 100, 16) == {"reduce": "none", "center": "auto", "seed": 0, "k": "auto",
-                                               "k_max": 20}
+    assert check_params("kmeans", 100, 16) == {"vectors": "hybrid", "reduce": "none", "center": "auto", "seed": 0,
+                                               "k": "auto", "k_max": 20}
     assert check_params("kmeans", 5, 16)["k_max"] == 4
     assert check_params("hdbscan", 7600, 384) == {
-        "reduce": "umap:5", "center": "auto", "seed": 0, "min_cluster_size": 76, "min_samples": None,
-        "assign_noise": False}
+        "vectors": "model", "reduce": "umap:5", "center": "auto", "seed": 0, "min_cluster_size": 76,
+        "min_samples": None, "assign_noise": False}
     dbscan_params = check_params("dbscan", 100, 16, reduce="none", eps="0.3")
     assert dbscan_params["eps"] == 0.3 and dbscan_params["metric"] == "cosine"
     assert check_params("dbscan", 100, 16)["metric"] == "euclidean"
@@ -188,6 +188,8 @@ def test_check_params_defaults():
     assert check_params("hdbscan", 10**6, 16)["min_cluster_size"] == 100
     with pytest.raises(SemsearchError, match="no documents"):
         check_params("kmeans", 0, 16)
+    with pytest.raises(SemsearchError, match="unknown document vectors 'words'"):
+        check_params("kmeans", 100, 16, vectors="words")
 
 
 # -- the map -------------------------------------------------------------------------------
@@ -236,6 +238,35 @@ def topic_index(tmp_path, tiny_model):
     return path
 
 
+def test_side_by_side_cosines_are_the_weighted_mean():
+    from semsearch.text.termvectors import side_by_side
+
+    rng = np.random.default_rng(0)
+    model, terms = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in (rng.normal(size=(20, 8)),
+                                                                            rng.normal(size=(20, 5))))
+    both = side_by_side(model.astype(np.float32), terms.astype(np.float32), 0.3)
+    assert both.shape == (20, 13) and np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(both @ both.T, 0.3 * (model @ model.T) + 0.7 * (terms @ terms.T), atol=1e-5)
+    assert side_by_side(model, terms, 1.0) is model and side_by_side(model, terms, 0.0) is terms
+
+
+def test_document_vectors_hybrid_model_terms(topic_index):
+    """Each kind of document vector clusters the three topics; the kind and the model's weight are reported."""
+    from sklearn.metrics import v_measure_score
+
+    def score(run) -> float:
+        ids = sorted(run.assignments)
+        return v_measure_score([i.split("-")[0] for i in ids], [run.assignments[i] for i in ids])
+
+    with Index.open(topic_index, create=False) as idx:
+        runs = {kind: idx.cluster("kmeans", k=3, save=False, vectors=kind) for kind in ("hybrid", "model", "terms")}
+    assert {kind: (r.details["vectors"], r.details["model_weight"]) for kind, r in runs.items()} == {
+        "hybrid": ("hybrid", 0.5), "model": ("model", 1.0), "terms": ("terms", 0.0)}
+    assert score(runs["terms"]) == 1.0 and score(runs["hybrid"]) == 1.0
+    with pytest.raises(SemsearchError, match="unknown document vectors"):
+        Index.open(topic_index, create=False).cluster("kmeans", k=3, vectors="words")
+
+
 def test_run_is_stored_and_read_back(topic_index):
     with Index.open(topic_index, create=False) as idx:
         result = idx.cluster("kmeans", k=3, name="k3")
@@ -244,7 +275,8 @@ def test_run_is_stored_and_read_back(topic_index):
         stored = idx.clustering("k3")
         assert stored.assignments == result.assignments
         assert [c.to_dict() for c in stored.clusters] == [c.to_dict() for c in result.clusters]
-        assert stored.params == result.params == {"reduce": "none", "center": "auto", "seed": 0, "k": 3}
+        assert stored.params == result.params == {"vectors": "hybrid", "reduce": "none", "center": "auto", "seed": 0,
+                                                    "k": 3}
         assert stored.method == "kmeans" and stored.created == result.created
         assert stored.changes == {"added": 0, "removed": 0, "changed": 0}
         for c in stored.clusters:

@@ -153,6 +153,26 @@ def test_sweep_last_row_equals_plain_eval(tmp_path, tiny_model):
             assert row[metric] == pytest.approx(plain[metric], abs=1e-6), (spec, metric)
 
 
+def test_fusion_sweep_rows_agree_with_plain_searches(tmp_path, tiny_model):
+    from semsearch import Index
+    from semsearch.evaluating import evaluate_index, sweep_fusion
+
+    dataset = load_beir(make_beir(tmp_path / "set"))
+    with Index.open(tmp_path / "idx", model=tiny_model, precision="fp32") as idx:
+        sweep = sweep_fusion(idx, dataset)
+        rows = {r["setting"]: r for r in sweep["rows"]}
+        assert len(rows) == 9 and sweep["queries"] == 20
+        for mode in ("dense", "keyword", "hybrid"):
+            plain = evaluate_index(idx, dataset, mode)
+            row = rows["hybrid (as searched)" if mode == "hybrid" else mode]
+            for metric in ("nDCG@10", "Recall@100", "MRR@10"):
+                assert row[metric] == pytest.approx(plain[metric], abs=1e-4), (mode, metric)
+    (default,) = [r for r in sweep["rows"] if r["default"]]
+    assert default["setting"] == "convex, dense weight 0.5"
+    assert default["nDCG@10"] == pytest.approx(rows["hybrid (as searched)"]["nDCG@10"], abs=1e-4)
+    assert rows["convex, dense weight 0.3"] != rows["convex, dense weight 0.7"]
+
+
 def test_encode_layers_agrees_with_encode(tiny_embedder):
     from semsearch.embedding import combine_layers
 
@@ -174,6 +194,10 @@ def test_eval_cli(tmp_path, tiny_model):
     result = runner.invoke(cli, ["eval", str(dataset_dir), "--model", str(tiny_model), "--sweep-layers"])
     assert result.exit_code == 0, result.output
     assert "<- auto" in result.stdout and "nDCG@10" in result.stdout
+    result = runner.invoke(cli, ["eval", str(dataset_dir), "--model", str(tiny_model), "--sweep-fusion",
+                                 "-i", str(tmp_path / "fusion-index")])
+    assert result.exit_code == 0, result.output
+    assert "convex, dense weight 0.5" in result.stdout and "<- default" in result.stdout and "rrf" in result.stdout
     sts = tmp_path / "sts.jsonl"
     sts.write_text("".join(json.dumps({"sentence1": f"cat {i}", "sentence2": f"dog {i % 3}", "score": i % 5}) + "\n"
                            for i in range(12)))

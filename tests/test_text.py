@@ -147,6 +147,10 @@ def test_chinese_keywords_topics_and_labels(zh_index):
         assert any("\u4e00" <= w.phrase[0] <= "\u9fff" for t in topics for w in t.words)
         run = idx.cluster("kmeans", k=2, save=False)
         assert any("\u4e00" <= c.keywords[0][0] <= "\u9fff" for c in run.clusters if c.keywords)
+        # The model cannot read the corpus (> 30% unknown): the default hybrid keeps only the words.
+        assert run.details["vectors"] == "terms" and run.details["model_weight"] == 0.0
+        forced = idx.cluster("kmeans", k=2, save=False, vectors="model")
+        assert forced.details["vectors"] == "model" and forced.details["model_weight"] == 1.0
 
 
 def _make_legacy(path) -> None:

@@ -110,6 +110,7 @@ class ClusterRequest(BaseModel):
     assign_noise: bool = False
     center: bool | None = None
     seed: int = 0
+    vectors: Literal["hybrid", "model", "terms"] | None = None
     name: str | None = None
 
 

@@ -40,3 +40,17 @@ def term_vectors(texts: Sequence[str], analyzer: Analyzer, dimensions: int = DIM
         reduced = matrix.toarray()
     norms = np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
     return (reduced / norms).astype(np.float32)
+
+
+def side_by_side(model: np.ndarray, terms: np.ndarray, model_weight: float) -> np.ndarray:
+    """Unit rows ``[sqrt(w) * model, sqrt(1 - w) * terms]``: their cosines are ``w * model + (1 - w) * terms``.
+
+    Both inputs are unit rows, so the result is too, and any method that works on cosines
+    (spherical K-means, UMAP's cosine metric) sees a convex mix of the two similarities,
+    as hybrid search fuses its two rankings.
+    """
+    if model_weight >= 1.0:
+        return model
+    if model_weight <= 0.0:
+        return terms
+    return np.hstack([np.sqrt(model_weight) * model, np.sqrt(1.0 - model_weight) * terms]).astype(np.float32)
