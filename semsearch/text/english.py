@@ -128,8 +128,9 @@ class EnglishAnalyzer(Analyzer):
     # -- keyphrases, topics, labels -----------------------------------------------
     def scan(self, text: str) -> list[str | None]:
         # One comprehension over findall: the writer analyzes every text (issue 14's 5,000 chunks/s).
-        return [None if not t[0].isalnum() or t in STOP_WORDS or t.isdigit() or len(t) < 2 else t
-                for t in TOKEN.findall(text.lower())]
+        # A TOKEN that does not start with a letter or digit is one punctuation mark, so
+        # `len(t) < 2` drops it too (re's \w is str.isalnum() or "_").
+        return [None if len(t) < 2 or t in STOP_WORDS or t.isdigit() else t for t in TOKEN.findall(text.lower())]
 
     def runs(self, text: str, keyphrases: bool = False) -> list[tuple[str, ...]]:
         if not keyphrases:

@@ -52,8 +52,9 @@ def detect(text: str) -> str:
     if han >= 0.2 * letters:
         return "zh"
     if latin >= 0.5 * letters:
-        words = [w.lower() for w in _WORD.findall(sample)]
-        common = sum(1 for w in words if w in QUERY_STOP_WORDS)
+        # Lower-casing first is the same only in ASCII (elsewhere it can make ASCII letters: K -> k).
+        words = _WORD.findall(sample.lower()) if pure else [w.lower() for w in _WORD.findall(sample)]
+        common = sum(map(QUERY_STOP_WORDS.__contains__, words))
         return "en" if len(words) < 20 or common >= 0.02 * len(words) else "latin"
     return "other"
 
