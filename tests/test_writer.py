@@ -21,8 +21,9 @@ from semsearch.chunking import Chunk
 from semsearch.ingest import Planned
 from semsearch.reading import Document
 from semsearch.storing import NewDocument, Store, analyze
-from semsearch.text import get_analyzer, languages
+from semsearch.text import english, get_analyzer, languages
 from semsearch.text.english import STOP_WORDS
+from semsearch.text.multilingual import has_cjk
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 D = 32  # the tiny BERT's hidden size
@@ -99,6 +100,14 @@ def test_terms_are_the_distinct_candidates(name):
 def test_english_scan_unchanged():
     english = get_analyzer("english")
     assert all(english.scan(t) == reference_scan(t) for t in corpus(500))
+
+
+@pytest.mark.parametrize("name", ["multilingual", "english"])
+def test_runs_unchanged(name):
+    analyzer = get_analyzer(name)
+    texts = corpus(500)
+    assert all(analyzer.runs(t) == english._runs(analyzer.scan(t), frozenset()) for t in texts if not has_cjk(t))
+    assert sum(len(analyzer.runs(t)) for t in texts) > 1000
 
 
 def test_language_detection_unchanged():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from itertools import groupby
 
 from .analyzer import Analyzer, Span
 from .porter import stem
@@ -133,8 +134,8 @@ class EnglishAnalyzer(Analyzer):
         return [None if len(t) < 2 or t in STOP_WORDS or t.isdigit() else t for t in TOKEN.findall(text.lower())]
 
     def runs(self, text: str, keyphrases: bool = False) -> list[tuple[str, ...]]:
-        if not keyphrases:
-            return _runs(self.scan(text), frozenset())
+        if not keyphrases:  # _runs without breaks, in C: scan's tokens are non-empty strings or None
+            return [tuple(run) for kept, run in groupby(self.scan(text), bool) if kept]
         return [run for line in text.splitlines() for run in _runs(self.scan(line), VERB_BREAKS)]
 
     def graph_words(self, text: str) -> list[str]:
