@@ -11,8 +11,8 @@ on one disk, with the same pragmas (WAL, synchronous FULL):
   keyword terms) made ahead of the writer, as workers can, or by the writer itself.
 - **Index.add(texts, vectors=...)**: the whole user path (plan: hash and skip unchanged;
   one chunk per text; 4096 per transaction; commit; the in-memory vectors and the vector
-  file), with the analysis made by the writer, and by worker processes (from 8,192 texts:
-  ``semsearch.precomputed.PARALLEL_AT``).
+  file), with the analysis made by the writer, and by cores - 1 worker processes
+  (``SEMSEARCH_ANALYSIS_PROCESSES``, off by default; from 8,192 texts).
 
 ``--main DIR`` also times another checkout (e.g. the code before this change) in a child
 process: its ``Store.insert_document`` one document at a time and its ``Index.add``.
@@ -172,12 +172,13 @@ def main() -> None:
         os.environ["SEMSEARCH_ANALYSIS_PROCESSES"] = "0"
         figures["Index.add(texts, vectors=...), analysis in the writer"] = time_index_add(
             scratch / "index0", texts, vectors)
-        del os.environ["SEMSEARCH_ANALYSIS_PROCESSES"]
+        os.environ["SEMSEARCH_ANALYSIS_PROCESSES"] = str(max(1, (os.cpu_count() or 1) - 1))
         from semsearch.precomputed import PARALLEL_AT, _analysis_workers
 
         workers = _analysis_workers(len(texts))
         name = f"{workers} analysis processes" if workers else f"no analysis processes below {PARALLEL_AT:,} texts"
         figures[f"Index.add(texts, vectors=...), {name}"] = time_index_add(scratch / "index", texts, vectors)
+        del os.environ["SEMSEARCH_ANALYSIS_PROCESSES"]
     raw = figures["raw sqlite"]["chunks_per_s"]
     out_rows = [[name, f"{f['chunks_per_s']:,.0f}", f"{f['chunks_per_s'] / raw:.3f}",
                  f"{f.get('cpu_us_per_chunk', float('nan')):,.0f}", f"{f['bytes_per_chunk']:,.0f}"]

@@ -30,11 +30,11 @@ log = logging.getLogger("semsearch")
 # (bench/writer.py).  Every transaction is still atomic.
 COMMIT_CHUNKS = 4096
 
-# From this many texts, their analysis for keyword search (storing.analyze: pure Python,
-# ~0.3 ms of CPU per 1,000-character text, more than the writer's SQLite work) runs in
-# worker processes, one batch ahead of the writer, on the other cores.  Forked, so the
-# workers import nothing; Linux only (fork is unsafe on macOS, missing on Windows).
-# SEMSEARCH_ANALYSIS_PROCESSES=0 turns it off (N: that many workers; default: cores - 1).
+# With SEMSEARCH_ANALYSIS_PROCESSES=N (default 0: off) and from this many texts, their
+# analysis for keyword search (storing.analyze: pure Python, ~0.2 ms of CPU per
+# 1,000-character text, about what the writer's SQLite work costs) runs in N worker
+# processes, one batch ahead of the writer.  Forked, so the workers import nothing; Linux
+# only (fork is unsafe on macOS, missing on Windows).
 PARALLEL_AT = 8192
 
 
@@ -127,9 +127,10 @@ class GivenVectors:
 def _analysis_workers(texts: int) -> int:
     """How many worker processes analyze ``texts`` texts (0: none, the writer does)."""
     setting = os.environ.get("SEMSEARCH_ANALYSIS_PROCESSES", "")
-    cores = os.cpu_count() or 1
-    # Default: one per core but the writer's (it has SQLite's work for the other).
-    workers = int(setting) if setting.strip().isdigit() else cores - 1
+    # Default: none.  On the shared 2-core machine they cost more than they save (the writer
+    # and the workers compete for the cores: 603-687 vs 865-929 chunks/s, bench/writer.py);
+    # with idle cores, cores - 1 is the setting to try.
+    workers = int(setting) if setting.strip().isdigit() else 0
     if texts < PARALLEL_AT or workers < 1 or not sys.platform.startswith("linux"):
         return 0
     return workers

@@ -238,6 +238,8 @@ def test_analysis_in_worker_processes_stores_the_same(tmp_path, tiny_model, monk
     monkeypatch.setattr(precomputed, "PARALLEL_AT", 100)
     texts = [t for t in corpus(150) if t.strip()][:130]
     x = np.random.default_rng(1).standard_normal((len(texts), D)).astype(np.float32)
+    monkeypatch.delenv("SEMSEARCH_ANALYSIS_PROCESSES", raising=False)
+    assert precomputed._analysis_workers(10**6) == 0  # off unless asked for
     found = {}
     for workers in ("0", "2"):
         monkeypatch.setenv("SEMSEARCH_ANALYSIS_PROCESSES", workers)
