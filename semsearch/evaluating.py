@@ -283,8 +283,10 @@ def sweep_fusion(index, dataset: BeirDataset, show_progress: bool = False) -> di
     Every query is searched once in dense and once in keyword mode, ``FUSION_DEPTH`` deep
     (what hybrid search fuses); each setting then fuses the two lists in memory, so a
     sweep costs about two searches per query.  Rows: each side alone, each setting, and
-    ``hybrid`` as searched (the default, with its per-query weights for text the model
-    cannot read), whose figure equals the default setting's on text the model reads.
+    ``hybrid`` as searched (the default, with its per-query and per-document weights for
+    text the model cannot read), whose figure equals the default setting's on text the
+    model reads; on text it cannot (Chinese with an English model), the settings' rows
+    fuse dense rankings hybrid search would leave out, and score below it.
     """
     from .searching import FUSION, FUSION_DEPTH, Ranked, fuse, fuse_convex
 

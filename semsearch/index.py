@@ -557,16 +557,23 @@ class Index:
                 keyword: list[Ranked] = []
                 if mode != "dense" or explain:
                     keyword = keyword_rank(store, queries[i], depth if mode != "dense" else side_depth, filters)
+                weights, readable = None, None  # hybrid: how far the model reads the query, each candidate
+                if mode == "hybrid":
+                    weights = self._fusion_weights(queries[i])
+                    if weights[0] > 0:
+                        readable = coverage.document_weights(
+                            store.document_unknown_tokens([r.doc_id for r in dense[slot]]))
                 if mode == "dense":
                     ranked = dense[slot]
                 else:
                     ranked = keyword[:k] if mode == "keyword" else fuse_hybrid(
-                        dense[slot], keyword, k, weights=self._fusion_weights(queries[i]))
+                        dense[slot], keyword, k, weights=weights, readable=readable)
                 if min_score is not None:
                     ranked = [r for r in ranked if r.score >= min_score]
                 results[i] = to_hits(store, ranked, queries[i])
                 if explain:
-                    explain_hits(results[i], dense[slot], keyword, metric, fused=mode == "hybrid")
+                    explain_hits(results[i], dense[slot], keyword, metric, fused=mode == "hybrid",
+                                 readable=readable)
         return results
 
     def _dense(self, store: Store, backend: VectorBackend, query_vectors, k, filters, metric,

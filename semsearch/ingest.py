@@ -30,7 +30,7 @@ from .chunking import Chunk, chunk_ids
 from .errors import InvalidArgument
 from .reading import Document, DocumentFile, Skipped
 from .settings import IndexSettings
-from .storing import Store
+from .storing import Analysis, NewDocument, Store
 from .text import coverage
 from .text.prefixes import with_prefix
 from .validation import check_document
@@ -73,6 +73,8 @@ class Prepared:
     vectors: np.ndarray
     # (unknown, total) tokens of the text for the model (semsearch.text.coverage), if measured.
     unknown_tokens: tuple[int, int] | None = None
+    # The text's analysis for keyword search (storing.analyze), if made ahead of the writer.
+    analysis: Analysis | None = None
 
 
 @runtime_checkable
@@ -244,22 +246,12 @@ def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: Ad
     new_ids: list[int] = []
     with sync.rw.write():
         with store.transaction():
-            for item in batch:
-                doc = item.planned.doc
-                found = store.find(doc.id)
-                added_at = None
-                if found is not None:
-                    added_at = store.added_at(found[0])
-                    removed.extend(store.delete_documents([found[0]]))
-                    report.updated += 1
-                else:
-                    report.added += 1
-                new_ids.extend(store.insert_document(
-                    doc.id, text=doc.text, title=doc.title, source=doc.source, metadata=doc.metadata,
-                    content_hash=item.planned.digest, chunks=item.chunks, vectors=item.vectors, added=added_at,
-                    unknown_tokens=item.unknown_tokens, pages=doc.pages,
-                ))
-                report.chunks += len(item.chunks)
+            doc_ids = [item.planned.doc.id for item in batch]
+            if len(set(doc_ids)) == len(doc_ids):
+                _write(store, batch, removed, new_ids, report)
+            else:  # one at a time, so a later one replaces an earlier one
+                for item in batch:
+                    _write(store, [item], removed, new_ids, report)
         generation = store.generation()
         backend = sync.backend  # loaded by VectorSync.writing() before the first batch
         assert backend is not None, "commit() runs inside VectorSync.writing()"
@@ -271,3 +263,27 @@ def commit(store: Store, sync: VectorSync, batch: Sequence[Prepared], report: Ad
             ids, vectors = ids[keep], vectors[keep]
         backend.add(ids, vectors)
         sync.committed(generation)
+
+
+def _write(store: Store, batch: Sequence[Prepared], removed: list[int], new_ids: list[int],
+           report: AddReport) -> None:
+    """Replace or add the documents of ``batch`` (distinct ids), inside the transaction."""
+    stored = store.stored_documents([item.planned.doc.id for item in batch])
+    if stored:
+        removed.extend(store.delete_documents(pk for pk, _ in stored.values()))
+    documents = []
+    for item in batch:
+        doc = item.planned.doc
+        found = stored.get(doc.id)
+        if found is not None:
+            report.updated += 1
+        else:
+            report.added += 1
+        documents.append(NewDocument(
+            doc.id, doc.text, doc.title, doc.source, doc.metadata, item.planned.digest, item.chunks, item.vectors,
+            added=found[1] if found else None, unknown_tokens=item.unknown_tokens, pages=doc.pages,
+            analysis=item.analysis,
+        ))
+        report.chunks += len(item.chunks)
+    for ids in store.insert_documents(documents):
+        new_ids.extend(ids)

@@ -16,7 +16,10 @@ longer chunk is cut into its 2..``max_words``-word pieces, and those *fragments*
 1-3-gram alike lifts F1@10 from 0.17 to 0.30 (TF-IDF), 0.22 to 0.30 (TextRank) and
 0.28 to 0.35 (embed); the smaller pieces of short chunks ("fiber" in "optical fiber")
 and single words of long ones never helped, so they are not candidates (which also
-means fewer phrases to embed).
+means fewer phrases to embed).  Chinese is the exception (the analyzer's
+``phrase_weights().piece``): its runs of content words are long, author keywords are
+often one or two words of them, and those pieces are candidates at a lower weight
+(:mod:`semsearch.text.chinese`).
 
 Methods (each returns ``Keyword(phrase, score)`` best first):
 
@@ -119,26 +122,39 @@ def phrases(text: str, max_words: int = MAX_WORDS, analyzer: Analyzer | None = N
 
     ``whole`` is True for a chunk of at most ``max_words`` words, False for a piece of
     a longer chunk (a *fragment*: 2..``max_words`` consecutive words of it, or single
-    words when ``max_words`` is 1).  Line breaks end chunks too (a heading and the first
+    words when ``max_words`` is 1), or, where the analyzer weights them (Chinese), any
+    shorter piece of a chunk.  Line breaks end chunks too (a heading and the first
     line of the text below it are not one phrase).
     """
     analyzer = _analyzer(analyzer)
-    return [(analyzer.join(words), whole) for words, whole in _phrase_words(text, max_words, analyzer)]
+    return [(analyzer.join(words), kind == WHOLE)
+            for words, kind in _phrase_words(text, max_words, analyzer, analyzer.phrase_weights(text).piece > 0)]
 
 
-def _phrase_words(text: str, max_words: int, analyzer: Analyzer) -> list[tuple[tuple[str, ...], bool]]:
-    """:func:`phrases` as word tuples."""
+# What a candidate occurrence is (see phrases()): a whole chunk, a 2..max_words piece of a
+# longer one, or (only where the analyzer weights them) any other shorter piece.
+WHOLE, FRAGMENT, PIECE = "whole", "fragment", "piece"
+
+
+def _phrase_words(text: str, max_words: int, analyzer: Analyzer,
+                  pieces: bool = False) -> list[tuple[tuple[str, ...], str]]:
+    """:func:`phrases` as word tuples, each with its kind."""
     _check_max_words(max_words)
-    found: list[tuple[tuple[str, ...], bool]] = []
+    found: list[tuple[tuple[str, ...], str]] = []
     for run in analyzer.runs(text, keyphrases=True):
         if len(run) <= max_words:
-            found.append((run, True))
+            found.append((run, WHOLE))
+            if pieces:  # every shorter run of its words
+                found.extend((run[start : start + n], PIECE)
+                             for start in range(len(run)) for n in range(1, len(run) - start + 1) if n < len(run))
             continue
         for start in range(len(run)):
+            if pieces and max_words > 1:
+                found.append((run[start : start + 1], PIECE))
             for n in range(min(2, max_words), max_words + 1):
                 if start + n > len(run):
                     break
-                found.append((run[start : start + n], False))
+                found.append((run[start : start + n], FRAGMENT))
     return found
 
 
@@ -152,23 +168,25 @@ class _Table(NamedTuple):
 
 
 def _candidate_table(text: str, max_words: int, analyzer: Analyzer) -> _Table:
-    occurrences = _phrase_words(text, max_words, analyzer)
-    fragment_weight, title_boost = analyzer.phrase_weights(text)
-    if fragment_weight is None:
-        fragment_weight = FRAGMENT_WEIGHT
+    fragment_weight, title_boost, piece_weight = analyzer.phrase_weights(text)
+    kind_weight = {WHOLE: 1.0, FRAGMENT: FRAGMENT_WEIGHT if fragment_weight is None else fragment_weight,
+                   PIECE: piece_weight}
+    occurrences = _phrase_words(text, max_words, analyzer, piece_weight > 0)
     words: dict[str, tuple[str, ...]] = {}
     counts: Counter = Counter()
-    whole = set()
-    for run, is_whole in occurrences:
+    best: dict[str, float] = {}  # a phrase weighs as its best kind of occurrence
+    for run, kind in occurrences:
         phrase = analyzer.join(run)
         words.setdefault(phrase, run)
         counts[phrase] += 1
-        if is_whole:
-            whole.add(phrase)
+        best[phrase] = max(best.get(phrase, 0.0), kind_weight[kind])
     unique = list(counts)
-    weights = np.array([1.0 if p in whole else fragment_weight for p in unique])
+    weights = np.array([best[p] for p in unique])
     if title_boost and "\n" in text.strip():
-        title = {analyzer.join(run) for run, _ in _phrase_words(text.strip().split("\n", 1)[0], max_words, analyzer)}
+        # Any run of words of the title line: a phrase the text has whole may be part of a longer one there.
+        title = {analyzer.join(run[start : start + n])
+                 for run in analyzer.runs(text.strip().split("\n", 1)[0], keyphrases=True)
+                 for start in range(len(run)) for n in range(1, max_words + 1) if start + n <= len(run)}
         weights = weights * np.array([1.0 + title_boost if p in title else 1.0 for p in unique])
     return _Table(unique, counts, weights, words)
 

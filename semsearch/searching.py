@@ -7,7 +7,7 @@ and that chunk's text is the snippet.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -126,23 +126,28 @@ def keyword_rank(store: Store, query: str, k: int, filters: Sequence[Filter] = (
 
 
 def fuse(
-    rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K, weights: Sequence[float] | None = None
+    rankings: Sequence[Sequence[Ranked]], k: int, rrf_k: int = RRF_K, weights: Sequence[float] | None = None,
+    scales: Sequence[Mapping[str, float] | None] | None = None,
 ) -> list[Ranked]:
     """Reciprocal-rank fusion: score = sum over rankings of weight / (rrf_k + rank).
 
     ``weights`` (default all 1) scale each ranking; a ranking of weight 0 is left out
     (:func:`semsearch.text.coverage.fusion_weights`: a query the model cannot read).
+    ``scales`` (per ranking, optional) scale a document's term there by a factor (default 1),
+    as in :func:`fuse_convex`.
     The best chunk (and so the snippet) comes from the first ranking that has the
     document: dense, whose snippet is the best-matching chunk.
     """
     weights = [1.0] * len(rankings) if weights is None else [float(w) for w in weights]
     fused: dict[str, float] = {}
     first: dict[str, Ranked] = {}
-    for weight, ranking in zip(weights, rankings):
+    for i, (weight, ranking) in enumerate(zip(weights, rankings)):
         if weight <= 0:
             continue
+        scale = (scales[i] if scales is not None else None) or {}
         for rank, item in enumerate(ranking, start=1):
-            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + weight / (rrf_k + rank)
+            term = weight * scale.get(item.doc_id, 1.0) / (rrf_k + rank)
+            fused[item.doc_id] = fused.get(item.doc_id, 0.0) + term
             first.setdefault(item.doc_id, item)
     order = sorted(fused, key=lambda doc_id: -fused[doc_id])[:k]
     return [Ranked(d, fused[d], first[d].chunk_id) for d in order]
@@ -150,7 +155,7 @@ def fuse(
 
 def fuse_convex(
     rankings: Sequence[Sequence[Ranked]], k: int, weights: Sequence[float] | None = None,
-    floors: Sequence[float] | None = None,
+    floors: Sequence[float] | None = None, scales: Sequence[Mapping[str, float] | None] | None = None,
 ) -> list[Ranked]:
     """Convex combination of normalised scores (Bruch et al. 2023).
 
@@ -158,7 +163,9 @@ def fuse_convex(
     is the ranking's own lowest score (min-max, the default) or a given one per
     ranking (e.g. a scoring function's theoretical minimum, their "TM2C2"), ``top``
     its best score.  A document missing from a ranking gets that ranking's lowest
-    normalised score (it ranked below all of them).  The fused score is the weighted
+    normalised score (it ranked below all of them).  ``scales`` (per ranking, optional)
+    multiply a document's normalised score by a factor in [0, 1] (default 1): how far that
+    ranking can be trusted about that document.  The fused score is the weighted
     sum, weights (default equal) scaled to sum to 1, so it lies in [0, 1].  The best
     chunk (and so the snippet) comes from the first ranking that has the document.
     """
@@ -176,6 +183,9 @@ def fuse_convex(
             missing = min(scores.values())
         else:  # one hit, or all tied: all at the top, anything missing below
             scores, missing = {r.doc_id: 1.0 for r in ranking}, 0.0
+        scale = scales[i] if scales is not None else None
+        if scale:
+            scores = {d: score * scale.get(d, 1.0) for d, score in scores.items()}
         normed.append((weight / total, scores, missing))
         for item in ranking:
             first.setdefault(item.doc_id, item)
@@ -185,15 +195,27 @@ def fuse_convex(
 
 
 def fuse_hybrid(
-    dense: Sequence[Ranked], keyword: Sequence[Ranked], k: int, weights: Sequence[float] | None = None
+    dense: Sequence[Ranked], keyword: Sequence[Ranked], k: int, weights: Sequence[float] | None = None,
+    readable: Mapping[str, float] | None = None,
 ) -> list[Ranked]:
     """Hybrid mode's fusion of the dense and keyword rankings, by :data:`FUSION`.
 
-    ``weights`` (dense, keyword) down-weight a side known to be weak (default equal).
+    ``weights`` (dense, keyword) down-weight a side known to be weak (default equal):
+    a query the model cannot read.  ``readable`` (document id -> factor in [0, 1], default 1;
+    :func:`semsearch.text.coverage.document_weights`) does it per document on the dense
+    side: a document the model cannot read (factor 0) is not in the dense ranking at all,
+    so it neither scores there nor sets its normalisation; a partly readable one counts
+    that much.  On CSL (Chinese abstracts, 65% unknown tokens to the bundled English model)
+    this makes hybrid search rank as keyword search does, where the dense side's noise put it below.
     """
+    scale = None
+    if readable:
+        dense = [r for r in dense if readable.get(r.doc_id, 1.0) > 0]
+        scale = {d: f for d, f in readable.items() if f < 1.0}
+    scales = [scale, None] if scale else None
     if FUSION == "rrf":
-        return fuse([dense, keyword], k, weights=weights)
-    return fuse_convex([dense, keyword], k, weights=weights)
+        return fuse([dense, keyword], k, weights=weights, scales=scales)
+    return fuse_convex([dense, keyword], k, weights=weights, scales=scales)
 
 
 def to_hits(store: Store, ranked: Sequence[Ranked], query: str | None = None) -> list[Hit]:
@@ -263,15 +285,20 @@ def snippet_page(store: Store, doc_id: str, pages: Sequence[int] | None, snippet
 
 
 def explain_hits(
-    hits: Sequence[Hit], dense: Sequence[Ranked], keyword: Sequence[Ranked], metric: str, fused: bool
+    hits: Sequence[Hit], dense: Sequence[Ranked], keyword: Sequence[Ranked], metric: str, fused: bool,
+    readable: Mapping[str, float] | None = None,
 ) -> None:
     """Attach each hit's place on both sides: dense rank and score, keyword rank and BM25.
 
     ``dense`` and ``keyword`` are the rankings the fusion saw (``FUSION_DEPTH`` deep), so a
     rank of None means "not in that side's top ``FUSION_DEPTH``"; ``fused`` is the fused score
     when the hits were fused (hybrid mode), else None, with ``fusion`` saying how, and for
-    ``convex`` each side's ``normalised`` score (the fused score is their mean).
+    ``convex`` each side's ``normalised`` score (the fused score is their weighted mean).
+    ``readable`` is what :func:`fuse_hybrid` was given: each hit's dense ``readable`` factor (1
+    where absent; a document at 0 was left out of the dense side and counts as missing there),
+    and the normalised dense score includes it.
     """
+    readable = readable or {}
     dense_at = {r.doc_id: (rank, r.score) for rank, r in enumerate(dense, start=1)}
     keyword_at = {r.doc_id: (rank, r.score) for rank, r in enumerate(keyword, start=1)}
     convex = fused and FUSION == "convex"
@@ -285,13 +312,17 @@ def explain_hits(
             return lambda score: (score - low) / (top - low) if score is not None else 0.0
         return lambda score: 1.0 if score is not None else 0.0
 
-    d_norm, k_norm = normaliser(dense), normaliser(keyword)
+    d_norm, k_norm = normaliser([r for r in dense if readable.get(r.doc_id, 1.0) > 0]), normaliser(keyword)
     for hit in hits:
         d_rank, d_score = dense_at.get(hit.id, (None, None))
         k_rank, bm25 = keyword_at.get(hit.id, (None, None))
+        factor = readable.get(hit.id, 1.0)
+        d_normalised = None
+        if convex:  # a document left out of the dense side counts as missing there: 0
+            d_normalised = d_norm(d_score) * factor if factor > 0 else d_norm(None)
         hit.explain = {
-            "dense": {"rank": d_rank, "score": d_score, "metric": metric,
-                      "normalised": d_norm(d_score) if convex else None},
+            "dense": {"rank": d_rank, "score": d_score, "metric": metric, "normalised": d_normalised,
+                      "readable": factor if fused else None},
             "keyword": {"rank": k_rank, "bm25": bm25, "normalised": k_norm(bm25) if convex else None},
             "fused": hit.score if fused else None,
             "fusion": FUSION if fused else None,

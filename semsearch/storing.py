@@ -16,9 +16,10 @@ import logging
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
@@ -158,6 +159,11 @@ BM25_COLUMN_WEIGHTS = (1.0, 1.0)
 # A chunk's text (chunks aliased c, its document d): stored only where it is not the slice.
 CHUNK_TEXT_SQL = 'coalesce(c.text, substr(d.text, c.start + 1, c."end" - c.start))'
 
+# The page cache of a connection that writes (KiB; SQLite's default is 2 MiB): a bulk
+# transaction's upserts into term_df dirty more pages than that, and SQLite then spills them
+# to the WAL before the commit and reads them back.  Readers keep the default.
+WRITER_CACHE_KIB = 64 * 1024
+
 # Databases up to this size get `PRAGMA quick_check` on every open (0.17-0.27 s for 62 MB,
 # warm cache, on the shared 2-core machine); larger ones before their first write, so
 # nothing is written into a damaged file.
@@ -232,6 +238,46 @@ def where_clause(filters: Sequence[Filter]) -> tuple[str, list]:
     return (" AND ".join(clauses) or "1"), params
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What the full-text table, ``term_df`` and ``text_stats`` hold of one document, computed once.
+
+    By :func:`analyze`, in the writer or ahead of it (the workers that chunk and embed):
+    the single writer then only writes.  ``analyzer`` names the analyzer and version it
+    was made with; a store whose analyzer differs analyzes the document again.
+    """
+
+    analyzer: tuple[str, int]
+    title: str | None  # Analyzer.index_text of the title
+    text: str | None  # ... of the text
+    lang: str  # text.languages.detect
+    terms: frozenset[str]  # Analyzer.terms: the keyword terms whose document frequencies count it
+
+
+def analyze(analyzer: Analyzer, title: str | None, text: str) -> Analysis:
+    """A document's :class:`Analysis` by ``analyzer`` (a pure function: runs anywhere)."""
+    return Analysis((analyzer.name, analyzer.version), analyzer.index_text(title), analyzer.index_text(text),
+                    detect_language(text), frozenset(analyzer.terms(text)))
+
+
+@dataclass
+class NewDocument:
+    """One document for :meth:`Store.insert_documents`: its record, chunks and their vectors."""
+
+    id: str
+    text: str
+    title: str | None
+    source: str | None
+    metadata: dict
+    content_hash: str
+    chunks: Sequence
+    vectors: np.ndarray  # one row per chunk
+    added: str | None = None  # when first added (an update keeps it); None: now
+    unknown_tokens: tuple[int, int] | None = None  # (unknown, total) tokens of the text for the model
+    pages: Sequence[int] | None = None
+    analysis: Analysis | None = field(default=None, repr=False)
+
+
 class Store:
     """The SQLite database of one index."""
 
@@ -241,7 +287,8 @@ class Store:
         self.read_only: str | None = None  # why it cannot be written, when it cannot
         self._verified: list[str] | None = None  # quick_check's findings, once run
         self.has_pages = False  # whether documents has the pages column (see PAGES_COLUMN)
-        self._term_delta: dict[str, int] = {}  # document-frequency changes of the open transaction
+        self._term_delta: Counter[str] = Counter()  # document-frequency changes of the open transaction
+        self._writing = False  # whether this connection has written (and has the writer's page cache)
         # The analyzer whose output the full-text table and term_df hold (set by create/open),
         # and that table's name.
         self.analyzer: Analyzer = get_analyzer()
@@ -502,8 +549,11 @@ class Store:
                                 f"it can be searched, not changed")
         with translated(self.path):
             self.verify()
+            if not self._writing:  # a writing connection: room for a transaction's dirty pages
+                self.conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+                self._writing = True
             self.conn.execute("BEGIN IMMEDIATE")
-        self._term_delta = {}
+        self._term_delta = Counter()
         try:
             yield
             self._flush_terms()
@@ -566,46 +616,100 @@ class Store:
         added: str | None = None,
         unknown_tokens: tuple[int, int] | None = None,
         pages: Sequence[int] | None = None,
-        terms: Iterable[str] | None = None,
+        analysis: Analysis | None = None,
     ) -> list[int]:
         """Insert one document with its chunks and their vectors; returns the chunk ids.
 
-        ``terms``: the text's keyword terms (``keywords.document_terms``) if already extracted,
-        e.g. by the workers that chunk and embed, so the single writer does not.
-        ``unknown_tokens``: ``(unknown, total)`` tokens of its text for the model, if measured.
+        One-document form of :meth:`insert_documents` (see there).
         """
+        return self.insert_documents([NewDocument(
+            doc_id, text, title, source, metadata, content_hash, chunks, vectors, added, unknown_tokens, pages,
+            analysis)])[0]
+
+    def analyze(self, title: str | None, text: str) -> Analysis:
+        """A document's :class:`Analysis` by this store's analyzer."""
+        return analyze(self.analyzer, title, text)
+
+    def _analysis(self, doc: NewDocument) -> Analysis:
+        """The document's analysis if made by this store's analyzer, else made now."""
+        found = doc.analysis
+        if found is not None and found.analyzer == (self.analyzer.name, self.analyzer.version):
+            return found
+        return self.analyze(doc.title, doc.text)
+
+    def _next_id(self, table: str, column: str) -> int:
+        """The id AUTOINCREMENT would give the next row of ``table`` (inside a write transaction)."""
+        return self.conn.execute(
+            f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+            f"coalesce((SELECT max({column}) FROM {table}), 0)) + 1", (table,),
+        ).fetchone()[0]
+
+    def insert_documents(self, documents: Sequence[NewDocument]) -> list[list[int]]:
+        """Insert documents with their chunks and vectors (call inside a transaction); returns
+        each one's chunk ids.
+
+        Written table by table, one ``executemany`` each, with the ids AUTOINCREMENT would
+        have given one insert at a time (the next after ``sqlite_sequence``): the same rows as
+        one ``insert_document`` after another, about 3x faster (``bench/writer.py``).  A
+        document's :class:`Analysis` made ahead (by the workers) is used when it is this
+        store's analyzer's; the keyword terms are counted in memory and merged into
+        ``term_df`` at commit (:meth:`_flush_terms`).  Ids must be new (not stored, not
+        repeated): an update deletes the old document first.
+        """
+        if not documents:
+            return []
         stamp = now()
-        values = [doc_id, title, source, text, json.dumps(metadata, ensure_ascii=False), content_hash,
-                  len(chunks), added or stamp, stamp]
-        extra = ""
-        if pages and self.has_pages:
-            extra = f", {PAGES_COLUMN}"
-            values.append(json.dumps([int(p) for p in pages]))
-        cursor = self.conn.execute(
-            "INSERT INTO documents (id, title, source, text, metadata, content_hash, chunk_count, added, updated"
-            f"{extra}) VALUES ({', '.join('?' * len(values))})",
-            values,
-        )
-        pk = cursor.lastrowid
-        self._index_text(pk, title, text)
-        unknown, tokens = unknown_tokens or (None, None)
-        self.conn.execute("INSERT INTO text_stats(document, lang, tokens, unknown) VALUES (?, ?, ?, ?)",
-                          (pk, detect_language(text), tokens, unknown))
-        self._count_terms(text, +1, terms)
-        ids = []
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        for chunk in chunks:
-            # The text only where it is not the slice of the document (never, from our chunker).
-            own = None if text[chunk.start : chunk.end] == chunk.text else chunk.text
-            cursor = self.conn.execute(
-                'INSERT INTO chunks (document, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
-                (pk, chunk.position, chunk.start, chunk.end, own),
-            )
-            ids.append(cursor.lastrowid)
+        pk = self._next_id("documents", "pk")
+        chunk_id = self._next_id("chunks", "id")
+        pages_sql = f", {PAGES_COLUMN}" if self.has_pages else ""
+        records, full_text, stats, chunk_rows, vector_rows, ids = [], [], [], [], [], []
+        for doc in documents:
+            analysis = self._analysis(doc)
+            record = [pk, doc.id, doc.title, doc.source, doc.text, json.dumps(doc.metadata, ensure_ascii=False),
+                      doc.content_hash, len(doc.chunks), doc.added or stamp, stamp]
+            if self.has_pages:
+                record.append(json.dumps([int(p) for p in doc.pages]) if doc.pages else None)
+            records.append(record)
+            full_text.append((pk, analysis.title, analysis.text))
+            unknown, tokens = doc.unknown_tokens or (None, None)
+            stats.append((pk, analysis.lang, tokens, unknown))
+            self._term_delta.update(analysis.terms)
+            text, mine = doc.text, []
+            for chunk in doc.chunks:
+                # The text only where it is not the slice of the document (never, from our chunker).
+                own = None if text[chunk.start : chunk.end] == chunk.text else chunk.text
+                chunk_rows.append((chunk_id, pk, chunk.position, chunk.start, chunk.end, own))
+                mine.append(chunk_id)
+                chunk_id += 1
+            vectors = np.ascontiguousarray(doc.vectors, dtype=np.float32)
+            if len(vectors) != len(mine):
+                raise ValueError(f"{len(vectors)} vectors for the {len(mine)} chunks of {doc.id!r}")
+            vector_rows.extend(zip(mine, (v.tobytes() for v in vectors)))
+            ids.append(mine)
+            pk += 1
+        marks = ", ".join("?" * len(records[0]))
         self.conn.executemany(
-            "INSERT INTO chunk_vectors (id, vector) VALUES (?, ?)", zip(ids, (v.tobytes() for v in vectors))
+            "INSERT INTO documents (pk, id, title, source, text, metadata, content_hash, chunk_count, added, "
+            f"updated{pages_sql}) VALUES ({marks})", records,
         )
+        self.conn.executemany(f"INSERT INTO {FTS_TABLE}(rowid, title, text) VALUES (?, ?, ?)", full_text)
+        self.conn.executemany("INSERT INTO text_stats(document, lang, tokens, unknown) VALUES (?, ?, ?, ?)", stats)
+        self.conn.executemany(
+            'INSERT INTO chunks (id, document, position, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)', chunk_rows
+        )
+        self.conn.executemany("INSERT INTO chunk_vectors (id, vector) VALUES (?, ?)", vector_rows)
         return ids
+
+    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Document id -> ``(pk, added)`` for those of ``doc_ids`` that are stored."""
+        found: dict[str, tuple[int, str]] = {}
+        ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update((r[0], (r[1], r[2])) for r in self.conn.execute(
+                f"SELECT id, pk, added FROM documents WHERE id IN ({marks})", part))
+        return found
 
     def added_at(self, pk: int) -> str:
         return self.conn.execute("SELECT added FROM documents WHERE pk = ?", (pk,)).fetchone()[0]
@@ -882,22 +986,32 @@ class Store:
         distinct term of the transaction rather than one per term per document: this was
         60% of the writer's time.
         """
-        counts = self._term_delta
-        for term in self.analyzer.terms(text) if terms is None else set(terms):
-            counts[term] = counts.get(term, 0) + delta
+        found = self.analyzer.terms(text) if terms is None else set(terms)
+        if delta > 0:
+            self._term_delta.update(found)
+        else:
+            self._term_delta.subtract(found)
 
     def _flush_terms(self) -> None:
-        """Merge the transaction's document-frequency changes into ``term_df`` (inside it)."""
-        changes = sorted((t, d) for t, d in self._term_delta.items() if d)
-        self._term_delta = {}
-        if not changes:
+        """Merge the transaction's document-frequency changes into ``term_df`` (inside it).
+
+        In term order, so the upserts walk the table's B-tree in order (and without a
+        Python-level pass per term where C can do it: ~100k terms per bulk transaction).
+        """
+        delta, self._term_delta = self._term_delta, Counter()
+        if not delta:
             return
+        lowest = min(delta.values())
+        if lowest <= 0:  # documents deleted: drop the terms that cancel out
+            delta = Counter({t: d for t, d in delta.items() if d})
+        terms = sorted(delta)
         self.conn.executemany(
             "INSERT INTO term_df(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-            changes,
+            zip(terms, map(delta.__getitem__, terms)),
         )
-        if any(d < 0 for _, d in changes):
-            self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0", [(t,) for t, d in changes if d < 0])
+        if lowest < 0:
+            self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0",
+                                  [(t,) for t in terms if delta[t] < 0])
 
     def term_df_current(self) -> bool:
         """Whether ``term_df`` exists and is exact for the current generation."""
@@ -948,6 +1062,19 @@ class Store:
         row = self.conn.execute("SELECT coalesce(sum(unknown), 0), coalesce(sum(tokens), 0) FROM text_stats "
                                 "WHERE tokens IS NOT NULL").fetchone()
         return int(row[0]), int(row[1])
+
+    def document_unknown_tokens(self, doc_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Document id -> ``(unknown, total)`` model tokens, for those of ``doc_ids`` that were counted."""
+        if not doc_ids or "text_stats" not in self.table_names():
+            return {}
+        found: dict[str, tuple[int, int]] = {}
+        ids = list(doc_ids)
+        for start in range(0, len(ids), 500):  # under SQLite's bound-variable limit
+            part = ids[start : start + 500]
+            found.update((doc_id, (int(unknown), int(tokens))) for doc_id, unknown, tokens in self.conn.execute(
+                "SELECT d.id, s.unknown, s.tokens FROM documents d JOIN text_stats s ON s.document = d.pk "
+                f"WHERE d.id IN ({', '.join('?' * len(part))}) AND s.tokens IS NOT NULL", part))
+        return found
 
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]

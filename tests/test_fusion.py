@@ -32,6 +32,13 @@ def test_keyword_query_words():
     assert keyword_query("cats and cats and dogs") == '"cats" OR "cats" OR "dogs"'
     assert ENGLISH.query_words("cats and cats and dogs") == ["cats", "dogs"]
     assert ENGLISH.query_keys("cats and cats and dogs") == ENGLISH.query_keys("cats and dogs")
+    # The default analyzer of new indexes counts repeated words too (it once dropped them, so
+    # the setting did nothing there); a CJK bigram shared by two keywords counts once.
+    from semsearch.text.multilingual import MultilingualAnalyzer
+
+    multilingual = MultilingualAnalyzer()
+    assert multilingual.query("cats and cats and dogs") == '"cats" OR "cats" OR "dogs"'
+    assert multilingual.query("学习率 深度学习") == '"学习" OR "习率" OR "深度" OR "度学"'
 
 
 @pytest.fixture

@@ -298,15 +298,15 @@ def test_document_frequencies_follow_adds_updates_and_removals(df_index):
 
 def test_document_frequencies_roll_back_with_a_failed_write(df_index, monkeypatch):
     before = stored_df(df_index)
-    original = Store.insert_document
+    original = Store.insert_documents
 
-    def failing(self, doc_id, **kwargs):
-        ids = original(self, doc_id, **kwargs)
-        if doc_id == "boom":
+    def failing(self, documents):
+        ids = original(self, documents)
+        if any(doc.id == "boom" for doc in documents):
             raise RuntimeError("disk on fire")
         return ids
 
-    monkeypatch.setattr(Store, "insert_document", failing)
+    monkeypatch.setattr(Store, "insert_documents", failing)
     with pytest.raises(RuntimeError):
         df_index.add(["Brand new words here.", "Another fresh sentence."], ids=["new", "boom"])
     assert stored_df(df_index) == before

@@ -3,11 +3,16 @@
 all-MiniLM-L6-v2 (WordPiece, English) has 244 CJK characters in its vocabulary: 65% of the
 tokens of Chinese scientific abstracts (CSL) become ``[UNK]``, and its vectors of such text
 are noise.  The share is measured when documents are indexed (stored per document, shown
-by ``info``, warned about by ``index``) and for every query, where it decides how much the
-hybrid fusion trusts the dense side (:func:`fusion_weights`).
+by ``info``, warned about by ``index``) and for every query.  Hybrid search uses both: a
+query the model cannot read gets a smaller dense weight (:func:`fusion_weights`), and a
+document it cannot read gets a smaller share of the dense side, none at all from
+``UNKNOWN_OFF`` on (:func:`document_weights`): its dense score is noise, and on CSL such
+documents' dense scores were what put the default search below keyword search alone.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 # Queries with at most this share of unknown tokens fuse dense and keyword rankings as
 # equals; at or above UNKNOWN_OFF the dense side is dropped (keyword only); linear between.
@@ -33,17 +38,31 @@ def unknown_share(tokenizer, text: str) -> float:
     return unknown / total if total else 0.0
 
 
+def readable(unknown: float) -> float:
+    """How far the model's vector of a text can be trusted, from its unknown-token share:
+    1 up to ``UNKNOWN_ON``, 0 from ``UNKNOWN_OFF``, linear between."""
+    if unknown <= UNKNOWN_ON:
+        return 1.0
+    if unknown >= UNKNOWN_OFF:
+        return 0.0
+    return (UNKNOWN_OFF - unknown) / (UNKNOWN_OFF - UNKNOWN_ON)
+
+
 def fusion_weights(query_unknown: float) -> tuple[float, float]:
     """``(dense, keyword)`` weights for fusing a query's two rankings, from its unknown-token share.
 
     A model that cannot read the query cannot rank by it: with no unknown tokens both
     sides count fully (today's fusion, exactly); from ``UNKNOWN_OFF`` on only keywords do.
     """
-    if query_unknown <= UNKNOWN_ON:
-        return 1.0, 1.0
-    if query_unknown >= UNKNOWN_OFF:
-        return 0.0, 1.0
-    return (UNKNOWN_OFF - query_unknown) / (UNKNOWN_OFF - UNKNOWN_ON), 1.0
+    return readable(query_unknown), 1.0
+
+
+def document_weights(counts: Mapping[str, tuple[int, int]]) -> dict[str, float]:
+    """Document id -> the weight of its dense score in a hybrid fusion, from its stored
+    ``(unknown, total)`` token counts (:func:`readable` of the share).  Documents without
+    counts (indexed before they were measured) are left out: the fusion treats them as
+    readable, as it always did."""
+    return {doc_id: readable(unknown / total if total else 0.0) for doc_id, (unknown, total) in counts.items()}
 
 
 def remedy(share: float) -> str:

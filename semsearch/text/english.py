@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from itertools import groupby
 
 from .analyzer import Analyzer, Span
 from .porter import stem
@@ -127,18 +128,14 @@ class EnglishAnalyzer(Analyzer):
 
     # -- keyphrases, topics, labels -----------------------------------------------
     def scan(self, text: str) -> list[str | None]:
-        tokens: list[str | None] = []
-        for match in TOKEN.finditer(text.lower()):
-            token = match.group(0)
-            if not token[0].isalnum() or token in STOP_WORDS or token.isdigit() or len(token) < 2:
-                tokens.append(None)
-            else:
-                tokens.append(token)
-        return tokens
+        # One comprehension over findall: the writer analyzes every text (issue 14's 5,000 chunks/s).
+        # A TOKEN that does not start with a letter or digit is one punctuation mark, so
+        # `len(t) < 2` drops it too (re's \w is str.isalnum() or "_").
+        return [None if len(t) < 2 or t in STOP_WORDS or t.isdigit() else t for t in TOKEN.findall(text.lower())]
 
     def runs(self, text: str, keyphrases: bool = False) -> list[tuple[str, ...]]:
-        if not keyphrases:
-            return _runs(self.scan(text), frozenset())
+        if not keyphrases:  # _runs without breaks, in C: scan's tokens are non-empty strings or None
+            return [tuple(run) for kept, run in groupby(self.scan(text), bool) if kept]
         return [run for line in text.splitlines() for run in _runs(self.scan(line), VERB_BREAKS)]
 
     def graph_words(self, text: str) -> list[str]:
