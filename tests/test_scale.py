@@ -132,6 +132,11 @@ def test_searches_log_their_query_vectors_and_the_next_write_calibrates_on_them(
         cal = described["calibration"]
         assert cal["logged"] == 122 and cal["queries"] == 122 and cal["required"] == cal["target"]
         assert "122 logged queries" in describe_vector_index(described)  # what `semsearch info` prints
+    exact = tmp_path / "exact"
+    with Index.open(exact, model=tiny_model, index_type="exact") as index:  # never calibrates: keeps nothing
+        fill(index, x[:50])
+        index.search_vectors(queries, k=3)
+    assert not (exact / "query-vectors.f32").exists()
 
 
 def test_reindex_changes_type_and_target_without_re_embedding(tmp_path, tiny_model):

@@ -58,8 +58,9 @@ class VectorSync:
         self.query_log = QueryLog(directory / QUERY_LOG_FILE, self.dimension)
 
     def log_queries(self, vectors) -> None:
-        """Keep the query vectors of a dense search for calibration (not on a read-only index)."""
-        if not self.store.read_only:
+        """Keep the query vectors of a dense search for calibration: not on a read-only index,
+        nor under the ``exact`` policy, which never calibrates (nothing kept that is not used)."""
+        if not self.store.read_only and self.policy != "exact":
             self.query_log.append(vectors)
 
     def current(self, store: Store) -> VectorBackend:
