@@ -427,6 +427,16 @@ def test_cli_cluster_json_shape(topic_index, tmp_path):
     assert [c["label"] for c in one["clusters"]] == [2] and set(one["assignments"].values()) == {2}
 
 
+def test_cli_cluster_vectors(topic_index):
+    result = cli_run("cluster", "-i", topic_index, "-k", "3", "--vectors", "terms", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["params"]["vectors"] == "terms" and data["details"]["vectors"] == "terms"
+    assert data["details"]["model_weight"] == 0.0
+    result = cli_run("cluster", "-i", topic_index, "-k", "3", "--vectors", "words")
+    assert result.exit_code == 2 and "'words' is not one of 'hybrid', 'model', 'terms'" in result.output
+
+
 def test_cli_density_methods(topic_index):
     result = cli_run("cluster", "-i", topic_index, "--method", "dbscan", "--reduce", "pca:3", "--min-samples", "3")
     assert result.exit_code == 0, result.output
