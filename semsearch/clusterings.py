@@ -116,7 +116,11 @@ def document_vectors(kind: str, model: np.ndarray, texts: list[str], analyzer, u
     if kind == "hybrid" and unknown_share >= coverage.UNKNOWN_OFF:
         log.warning("%.0f%% of the corpus' tokens are unknown to the model: clustering TF-IDF vectors of "
                     "its words (SVD to %d dimensions) instead of the model's", 100 * unknown_share, DIMENSIONS)
-    return side_by_side(model, term_vectors(texts, analyzer, seed=seed), weight), weight
+    started = time.perf_counter()
+    terms = term_vectors(texts, analyzer, seed=seed)
+    log.info("vectors of the documents' words (TF-IDF, SVD to %d dimensions) in %.1fs; the model's weight %.2f",
+             terms.shape[1], time.perf_counter() - started, weight)
+    return side_by_side(model, terms, weight), weight
 
 
 def default_name(store: Store, method: str, params: dict) -> str:
