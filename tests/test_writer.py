@@ -107,7 +107,8 @@ def test_runs_unchanged(name):
     analyzer = get_analyzer(name)
     texts = corpus(500)
     assert all(analyzer.runs(t) == english._runs(analyzer.scan(t), frozenset()) for t in texts if not has_cjk(t))
-    assert sum(len(analyzer.runs(t)) for t in texts) > 1000
+    # Hundreds of runs per SciFact abstract; a few dozen from the odd texts alone (no data).
+    assert sum(len(analyzer.runs(t)) for t in texts) > (1000 if len(texts) > len(ODD_TEXTS) else 20)
 
 
 def test_language_detection_unchanged():
@@ -236,7 +237,11 @@ def test_analysis_in_worker_processes_stores_the_same(tmp_path, tiny_model, monk
     """Large adds analyze in forked workers, a batch ahead of the writer: the same index as without."""
     monkeypatch.setattr(precomputed, "COMMIT_CHUNKS", 40)
     monkeypatch.setattr(precomputed, "PARALLEL_AT", 100)
-    texts = [t for t in corpus(150) if t.strip()][:130]
+    texts = [t for t in corpus(150) if t.strip()]
+    rng = np.random.default_rng(7)  # without the shared data: made-up mixed texts, enough for the workers
+    words = "cell receptor protein gene 数据库 设计 Tokyo tower café naïve Bayes 水稻 产量 the of".split()
+    texts += [" ".join(rng.choice(words, size=40)) for _ in range(130 - len(texts))]
+    texts = texts[:130]
     x = np.random.default_rng(1).standard_normal((len(texts), D)).astype(np.float32)
     monkeypatch.delenv("SEMSEARCH_ANALYSIS_PROCESSES", raising=False)
     assert precomputed._analysis_workers(10**6) == 0  # off unless asked for
