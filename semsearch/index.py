@@ -463,12 +463,12 @@ class Index:
         """Delete documents by id (a list, never a bare string); returns the ids found and removed."""
         ids = list(dict.fromkeys(check_ids(ids)))
         with self._sync.writing() as backend:
-            found = self.store.document_pks(ids)
+            found = self.store.stored_documents(ids)
             if not found:
                 return []
             with self._sync.rw.write():
                 with self.store.transaction():
-                    chunk_ids = self.store.delete_documents(found.values())
+                    chunk_ids = self.store.delete_documents(pk for pk, _ in found.values())
                 backend.remove(chunk_ids)
                 self._sync.committed(self.store.generation())
         return [i for i in ids if i in found]

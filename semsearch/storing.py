@@ -164,6 +164,9 @@ CHUNK_TEXT_SQL = 'coalesce(c.text, substr(d.text, c.start + 1, c."end" - c.start
 # to the WAL before the commit and reads them back.  Readers keep the default.
 WRITER_CACHE_KIB = 64 * 1024
 
+# Values per `IN (...)` list, under SQLite's bound-parameter limit (999 in older builds).
+IN_LIST_PART = 500
+
 # Databases up to this size get `PRAGMA quick_check` on every open (0.17-0.27 s for 62 MB,
 # warm cache, on the shared 2-core machine); larger ones before their first write, so
 # nothing is written into a damaged file.
@@ -599,7 +602,7 @@ class Store:
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
             self._index_text(pk, row[0], row[1], delete=True)
             self.conn.execute("DELETE FROM text_stats WHERE document = ?", (pk,))
-            self._count_terms(row[1], -1)
+            self._uncount_terms(row[1])
         return chunk_ids
 
     def insert_document(
@@ -700,19 +703,18 @@ class Store:
         self.conn.executemany("INSERT INTO chunk_vectors (id, vector) VALUES (?, ?)", vector_rows)
         return ids
 
+    def _select_in(self, sql: str, values: Sequence) -> Iterator[tuple]:
+        """The rows of ``sql``, whose ``{marks}`` is an ``IN (...)`` list of ``values``, queried in
+        parts of :data:`IN_LIST_PART` values."""
+        for start in range(0, len(values), IN_LIST_PART):
+            part = values[start : start + IN_LIST_PART]
+            yield from self.conn.execute(sql.format(marks=",".join("?" * len(part))), part)
+
     def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """Document id -> ``(pk, added)`` for those of ``doc_ids`` that are stored."""
-        found: dict[str, tuple[int, str]] = {}
-        ids = list(dict.fromkeys(doc_ids))
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
-            found.update((r[0], (r[1], r[2])) for r in self.conn.execute(
-                f"SELECT id, pk, added FROM documents WHERE id IN ({marks})", part))
-        return found
-
-    def added_at(self, pk: int) -> str:
-        return self.conn.execute("SELECT added FROM documents WHERE pk = ?", (pk,)).fetchone()[0]
+        rows = self._select_in("SELECT id, pk, added FROM documents WHERE id IN ({marks})",
+                               list(dict.fromkeys(doc_ids)))
+        return {doc_id: (pk, added) for doc_id, pk, added in rows}
 
     def document(self, doc_id: str) -> dict | None:
         row = self.conn.execute(
@@ -727,14 +729,6 @@ class Store:
         record["metadata"] = json.loads(record["metadata"])
         record["pages"] = json.loads(record["pages"]) if record["pages"] else None
         return record
-
-    def document_pks(self, doc_ids: Iterable[str]) -> dict[str, int]:
-        found = {}
-        for doc_id in doc_ids:
-            row = self.conn.execute("SELECT pk FROM documents WHERE id = ?", (doc_id,)).fetchone()
-            if row:
-                found[doc_id] = row[0]
-        return found
 
     def sources(self) -> list[tuple[int, str, str]]:
         """``(pk, id, source)`` of every document read from a file."""
@@ -784,11 +778,8 @@ class Store:
     def vectors_by_id(self, chunk_ids: np.ndarray, dimension: int) -> np.ndarray:
         """The stored vectors of ``chunk_ids``, in that order (KeyError if one is missing)."""
         ids = [int(i) for i in chunk_ids]
-        found: dict[int, bytes] = {}
-        for start in range(0, len(ids), 900):  # under SQLite's bound-parameter limit
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
-            found.update(self.conn.execute(f"SELECT id, vector FROM chunk_vectors WHERE id IN ({marks})", part))
+        found: dict[int, bytes] = dict(self._select_in("SELECT id, vector FROM chunk_vectors WHERE id IN ({marks})",
+                                                       ids))
         if len(found) < len(set(ids)):
             raise KeyError("a chunk's vector is not stored")
         return np.frombuffer(b"".join(found[i] for i in ids), dtype=np.float32).reshape(len(ids), dimension)
@@ -979,18 +970,14 @@ class Store:
         return {"added": added, "removed": removed, "changed": changed}
 
     # -- document frequencies (keyword TF-IDF) --------------------------------
-    def _count_terms(self, text: str, delta: int, terms: Iterable[str] | None = None) -> None:
-        """Add ``delta`` (+1 or -1) to the document frequency of each of the text's terms.
+    def _uncount_terms(self, text: str) -> None:
+        """Take a deleted document's terms off their document frequencies.
 
         Counted in memory and merged at commit (:meth:`_flush_terms`), one upsert per
-        distinct term of the transaction rather than one per term per document: this was
-        60% of the writer's time.
+        distinct term of the transaction rather than one per term per document, as
+        :meth:`insert_documents` counts the terms of new ones.
         """
-        found = self.analyzer.terms(text) if terms is None else set(terms)
-        if delta > 0:
-            self._term_delta.update(found)
-        else:
-            self._term_delta.subtract(found)
+        self._term_delta.subtract(self.analyzer.terms(text))
 
     def _flush_terms(self) -> None:
         """Merge the transaction's document-frequency changes into ``term_df`` (inside it).
@@ -1027,13 +1014,7 @@ class Store:
                 "the keyword statistics of this index are out of date and could not be rebuilt "
                 "(is the index read-only?): open it once with write access"
             )
-        terms = list(dict.fromkeys(terms))
-        found: dict[str, int] = {}
-        for start in range(0, len(terms), 500):
-            part = terms[start : start + 500]
-            marks = ",".join("?" * len(part))
-            found.update(self.conn.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", part))
-        return found
+        return dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({marks})", list(dict.fromkeys(terms))))
 
     def iter_texts(self) -> Iterator[tuple[int, str, str]]:
         """``(pk, id, text)`` of every document, in insertion order."""
@@ -1067,14 +1048,9 @@ class Store:
         """Document id -> ``(unknown, total)`` model tokens, for those of ``doc_ids`` that were counted."""
         if not doc_ids or "text_stats" not in self.table_names():
             return {}
-        found: dict[str, tuple[int, int]] = {}
-        ids = list(doc_ids)
-        for start in range(0, len(ids), 500):  # under SQLite's bound-variable limit
-            part = ids[start : start + 500]
-            found.update((doc_id, (int(unknown), int(tokens))) for doc_id, unknown, tokens in self.conn.execute(
-                "SELECT d.id, s.unknown, s.tokens FROM documents d JOIN text_stats s ON s.document = d.pk "
-                f"WHERE d.id IN ({', '.join('?' * len(part))}) AND s.tokens IS NOT NULL", part))
-        return found
+        rows = self._select_in("SELECT d.id, s.unknown, s.tokens FROM documents d JOIN text_stats s "
+                               "ON s.document = d.pk WHERE d.id IN ({marks}) AND s.tokens IS NOT NULL", list(doc_ids))
+        return {doc_id: (int(unknown), int(tokens)) for doc_id, unknown, tokens in rows}
 
     def counts(self) -> dict:
         documents = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]

@@ -113,7 +113,7 @@ def test_class1_api_checks_argument_types(tmp_path, tiny_model):
             idx.add([None])
         assert idx.store.counts()["documents"] == 4
         assert idx.remove(["api1"]) == ["api1"]
-        assert sorted(idx.store.document_pks(["a", "p", "i", "api1"])) == ["a", "i", "p"]
+        assert sorted(idx.store.stored_documents(["a", "p", "i", "api1"])) == ["a", "i", "p"]
 
 
 # ---------------------------------------------------------------------------------------------
