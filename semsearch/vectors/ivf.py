@@ -270,7 +270,7 @@ class IVFVectors:
     # -- building ------------------------------------------------------------------
     @classmethod
     def _new_index(cls, dimension: int, nlist: int) -> faiss.IndexIVF:
-        quantizer = _quantizer(dimension, nlist)
+        quantizer = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
@@ -343,11 +343,12 @@ class IVFVectors:
         faiss.Clustering(self.dimension, nlist, clustering).train(np.ascontiguousarray(sample), quantizer)
         quantizer.is_trained = True
 
-    def _params(self, nprobe: int) -> tuple[faiss.SearchParametersIVF, object]:
-        """Search parameters probing ``nprobe`` cells (and anything they point to, to keep alive)."""
+    @staticmethod
+    def _params(nprobe: int) -> faiss.SearchParametersIVF:
+        """Search parameters probing ``nprobe`` cells."""
         params = faiss.SearchParametersIVF()
         params.nprobe = nprobe
-        return params, None
+        return params
 
     def _append(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         self.index.add_with_ids(vectors, ids)
@@ -413,7 +414,7 @@ class IVFVectors:
             depth, nprobe = n, self.index.nlist
         if allowed is not None:  # a wide filter: probe more cells, in proportion to what it keeps
             nprobe = min(self.index.nlist, math.ceil(self.nprobe * n / max(len(allowed), 1)))
-        params, _keep = self._params(nprobe)
+        params = self._params(nprobe)
         if allowed is not None:
             selector = params.sel = faiss.IDSelectorBatch(allowed)  # noqa: F841 (kept alive while searching)
         _, candidates = self.index.search(queries, depth, params=params)
@@ -425,7 +426,7 @@ class IVFVectors:
             self._floats._consolidate()
             ids, floats = self._floats.ids, self._floats.vectors
         else:
-            params, _keep = self._params(min(self.index.nlist, 4 * self.nprobe))
+            params = self._params(min(self.index.nlist, 4 * self.nprobe))
             _, found = self.index.search(queries, min(self.size, 10 * self.refine * max(k, CALIBRATION_K)),
                                          params=params)
             ids = np.unique(found[found >= 0])
@@ -512,7 +513,7 @@ class IVFVectors:
         best: tuple[float, int, int, np.ndarray] | None = None
         fallback: tuple[float, int, int, np.ndarray] | None = None
         for nprobe in grid:
-            params, _keep = self._params(nprobe)
+            params = self._params(nprobe)
             _, found = self.index.search(query_vectors, depth, params=params)
             found = np.where(found == query_ids[:, None], -1, found)  # held out: itself does not count
             for factor in factors:
@@ -658,7 +659,7 @@ class IVFPQVectors(IVFVectors):
 
     @classmethod
     def _new_index(cls, dimension: int, nlist: int) -> faiss.IndexIVF:
-        quantizer = _quantizer(dimension, nlist)
+        quantizer = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFPQFastScan(
             quantizer, dimension, nlist, pq_subquantizers(dimension), 4, faiss.METRIC_INNER_PRODUCT
         )
@@ -678,11 +679,6 @@ class IVFPQVectors(IVFVectors):
             self.index.train(np.ascontiguousarray(sample))
         finally:
             faiss.omp_set_num_threads(threads)
-
-
-def _quantizer(dimension: int, nlist: int) -> faiss.Index:
-    """The coarse quantizer: a flat scan of the ``nlist`` centroids."""
-    return faiss.IndexFlatIP(dimension)
 
 
 def _sample(source: Iterable, dimension: int, seed: int, nlist: int | None, queries: int,
