@@ -91,6 +91,16 @@ class Archive:
         except Exception as exc:  # ParseError, and expat's errors on broken encodings
             raise Unreadable(f"malformed XML in {name} ({exc})") from None
 
+    def optional_xml(self, name: str) -> Element | None:
+        """A member that only adds to the text (document properties) parsed as XML, or None when
+        it is missing or unreadable: a broken optional part never costs the text."""
+        if not self.has(name):
+            return None
+        try:
+            return self.xml(name)
+        except Unreadable:
+            return None
+
 
 def local(tag: str) -> str:
     """An element's tag without its ``{namespace}``."""

@@ -21,12 +21,9 @@ REPEATED_PLACEHOLDERS = {"sldNum", "dt", "ftr", "hdr", "sldImg"}
 
 def core_title(archive: Archive) -> str | None:
     """``dc:title`` from docProps/core.xml, unless it is missing or a tool's default."""
-    if not archive.has("docProps/core.xml"):
+    root = archive.optional_xml("docProps/core.xml")
+    if root is None:
         return None
-    try:
-        root = archive.xml("docProps/core.xml")
-    except Unreadable:
-        return None  # broken properties never cost us the text
     for el in root:
         if local(el.tag) == "title" and el.text and el.text.strip():
             title = " ".join(el.text.split())

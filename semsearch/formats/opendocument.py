@@ -30,11 +30,8 @@ def check_encryption(archive: Archive) -> None:
 
 
 def meta_title(archive: Archive) -> str | None:
-    if not archive.has("meta.xml"):
-        return None
-    try:
-        root = archive.xml("meta.xml")
-    except Unreadable:
+    root = archive.optional_xml("meta.xml")
+    if root is None:
         return None
     for el in root.iter():
         if local(el.tag) == "title" and el.text and el.text.strip():
