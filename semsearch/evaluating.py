@@ -20,7 +20,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,20 +223,40 @@ def _is_int(text: str) -> bool:
 
 
 # -- retrieval evaluation through an index ---------------------------------------
-def evaluate_index(index, dataset: BeirDataset, mode: str = "hybrid", show_progress: bool = False) -> dict:
-    """Index the corpus into ``index`` (unchanged documents are skipped), run the queries, score."""
+def _index_corpus(index, dataset: BeirDataset, show_progress: bool):
+    """Index the corpus into ``index`` (unchanged documents are skipped): ``(report, seconds)``."""
     started = time.perf_counter()
     report = index.add_documents(iter(dataset.corpus), show_progress=show_progress)
-    indexing = time.perf_counter() - started
+    return report, time.perf_counter() - started
+
+
+def _run(query_ids: Sequence[str], rankings: Iterable[Iterable[tuple[str, float]]]) -> Run:
+    """A run from each query's ``(document id, score)`` ranking.  BEIR drops a hit whose id is
+    the query's own (some sets share id spaces)."""
+    return {q: {doc_id: score for doc_id, score in ranking if doc_id != q} for q, ranking in zip(query_ids, rankings)}
+
+
+def _on_index(directory: str | Path, index_path: str | Path | None, split: str, index_settings: dict, measure):
+    """``measure(index, dataset)`` on an index of a BEIR directory's corpus (``index_path``, built or
+    reused, else a temporary one) and the split's queries."""
+    from .index import Index
+
+    dataset = load_beir(directory, split)
+    with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
+        path = Path(index_path) if index_path else Path(scratch) / "index"
+        # Queries go through the same PyTorch path as the corpus, in batches.
+        with Index.open(path, **{"query_backend": "torch", **index_settings}) as index:
+            return measure(index, dataset)
+
+
+def evaluate_index(index, dataset: BeirDataset, mode: str = "hybrid", show_progress: bool = False) -> dict:
+    """Index the corpus into ``index`` (unchanged documents are skipped), run the queries, score."""
+    report, indexing = _index_corpus(index, dataset, show_progress)
     started = time.perf_counter()
     query_ids = list(dataset.queries)
     results = index.search_many([dataset.queries[q] for q in query_ids], k=101, mode=mode)
     searching = time.perf_counter() - started
-    run = {}
-    for query_id, hits in zip(query_ids, results):
-        # BEIR drops a hit whose id is the query's own (some sets share id spaces).
-        run[query_id] = {h.id: h.score for h in hits if h.id != query_id}
-    scores = score_run(run, dataset.qrels)
+    scores = score_run(_run(query_ids, ([(h.id, h.score) for h in hits] for hits in results)), dataset.qrels)
     per_query = scores.pop("per_query")
     return {
         **scores,
@@ -262,14 +282,8 @@ def evaluate_beir(
     **index_settings,
 ) -> dict:
     """``semsearch eval``: build (or reuse) an index of the corpus and score the split's queries."""
-    from .index import Index
-
-    dataset = load_beir(directory, split)
-    with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
-        path = Path(index_path) if index_path else Path(scratch) / "index"
-        # Queries go through the same PyTorch path as the corpus, in batches.
-        with Index.open(path, **{"query_backend": "torch", **index_settings}) as index:
-            return evaluate_index(index, dataset, mode, show_progress)
+    return _on_index(directory, index_path, split, index_settings,
+                     lambda index, dataset: evaluate_index(index, dataset, mode, show_progress))
 
 
 # -- the fusion sweep ------------------------------------------------------------
@@ -290,35 +304,26 @@ def sweep_fusion(index, dataset: BeirDataset, show_progress: bool = False) -> di
     """
     from .searching import FUSION, FUSION_DEPTH, Ranked, fuse, fuse_convex
 
-    started = time.perf_counter()
-    report = index.add_documents(iter(dataset.corpus), show_progress=show_progress)
-    indexing = time.perf_counter() - started
+    report, indexing = _index_corpus(index, dataset, show_progress)
     started = time.perf_counter()
     query_ids = list(dataset.queries)
     texts = [dataset.queries[q] for q in query_ids]
-    sides = {mode: index.search_many(texts, k=FUSION_DEPTH, mode=mode) for mode in ("dense", "keyword")}
-    searched = index.search_many(texts, k=FUSION_DEPTH, mode="hybrid")
+    sides = {mode: [[Ranked(h.id, h.score) for h in hits] for hits in index.search_many(texts, k=FUSION_DEPTH,
+                                                                                         mode=mode)]
+             for mode in ("dense", "keyword", "hybrid")}
     searching = time.perf_counter() - started
 
-    def score(lists) -> dict:
-        run = {q: {item.doc_id: item.score for item in ranked if item.doc_id != q}  # BEIR drops the query's own id
-               for q, ranked in zip(query_ids, lists)}
+    def score(rankings: Iterable[Sequence[Ranked]]) -> dict:
+        run = _run(query_ids, ([(r.doc_id, r.score) for r in ranking] for ranking in rankings))
         return {name: round(value, 4) for name, value in score_run(run, dataset.qrels).items() if name != "per_query"}
 
-    def ranked(hits) -> list:
-        return [Ranked(h.id, h.score) for h in hits]
-
-    rows = [{"setting": mode, **score([ranked(hits) for hits in lists]), "default": False}
-            for mode, lists in sides.items()]
+    rows = [{"setting": mode, **score(sides[mode]), "default": False} for mode in ("dense", "keyword")]
     for fusion, weight in FUSION_SWEEP:
-        fused = []
-        for dense, keyword in zip(sides["dense"], sides["keyword"]):
-            pair = [ranked(dense), ranked(keyword)]
-            fused.append(fuse_convex(pair, FUSION_DEPTH, weights=(weight, 1 - weight)) if fusion == "convex"
-                         else fuse(pair, FUSION_DEPTH))
+        fused = [fuse_convex([dense, keyword], FUSION_DEPTH, weights=(weight, 1 - weight)) if fusion == "convex"
+                 else fuse([dense, keyword], FUSION_DEPTH) for dense, keyword in zip(sides["dense"], sides["keyword"])]
         name = f"convex, dense weight {weight:.1f}" if fusion == "convex" else "rrf"
         rows.append({"setting": name, **score(fused), "default": fusion == FUSION and weight == 0.5})
-    rows.append({"setting": "hybrid (as searched)", **score([ranked(hits) for hits in searched]), "default": False})
+    rows.append({"setting": "hybrid (as searched)", **score(sides["hybrid"]), "default": False})
     return {"rows": rows, "depth": FUSION_DEPTH, "queries": rows[0]["queries"], "documents": len(dataset.corpus),
             "embedded_chunks": report.chunks, "seconds_indexing": round(indexing, 2),
             "seconds_searching": round(searching, 2), "problems": dataset.problems}
@@ -327,13 +332,8 @@ def sweep_fusion(index, dataset: BeirDataset, show_progress: bool = False) -> di
 def evaluate_fusion(directory: str | Path, *, index_path: str | Path | None = None, split: str = "test",
                     show_progress: bool = False, **index_settings) -> dict:
     """Build (or reuse) an index of a BEIR directory's corpus and run :func:`sweep_fusion` on a split."""
-    from .index import Index
-
-    dataset = load_beir(directory, split)
-    with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
-        path = Path(index_path) if index_path else Path(scratch) / "index"
-        with Index.open(path, **{"query_backend": "torch", **index_settings}) as index:
-            return sweep_fusion(index, dataset, show_progress)
+    return _on_index(directory, index_path, split, index_settings,
+                     lambda index, dataset: sweep_fusion(index, dataset, show_progress))
 
 
 # -- the layer sweep -------------------------------------------------------------
@@ -406,8 +406,7 @@ def sweep_beir(
             _recipe_vectors(corpus_layers, layers, pooling), chunk_docs_array, doc_ids,
             _recipe_vectors(query_layers, layers, pooling), k=101,
         )
-        run = {q: {d: s for d, s in r.items() if d != q} for q, r in zip(query_ids, ranked)}
-        scores = score_run(run, dataset.qrels)
+        scores = score_run(_run(query_ids, (r.items() for r in ranked)), dataset.qrels)
         scores.pop("per_query")
         rows.append({"recipe": name, "layers": list(layers), "pooling": pooling,
                      "auto": tuple(layers) == auto.layers and pooling == auto.pooling, **scores})
