@@ -62,12 +62,13 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
         vectors = store.document_vectors(dimension, document_vector)
         unknown, tokens = store.unknown_tokens()
     share = unknown / tokens if tokens else 0.0
-    model_vectors = vectors
-    vectors, weight = document_vectors(params["vectors"], vectors, texts, store.analyzer, share, params["seed"])
-    log.info("clustering %d documents with %s ...", len(ids), method)
     if cache.get("generation") != generation:
         cache.clear()
         cache["generation"] = generation
+    model_vectors = vectors
+    vectors, weight = document_vectors(params["vectors"], vectors, texts, store.analyzer, share, params["seed"],
+                                       cache=cache.setdefault("terms", {}))
+    log.info("clustering %d documents with %s ...", len(ids), method)
     reductions = cache.setdefault("reductions", {})
     computed = compute(vectors, method, params, show_progress=show_progress, cache=reductions,
                        k_vectors=model_vectors if 0.0 < weight < 1.0 else None)
@@ -97,14 +98,15 @@ def run(store: Store, dimension: int, method: str, params_in: dict, *, name: str
     return result
 
 
-def document_vectors(kind: str, model: np.ndarray, texts: list[str], analyzer, unknown_share: float, seed: int
-                     ) -> tuple[np.ndarray, float]:
+def document_vectors(kind: str, model: np.ndarray, texts: list[str], analyzer, unknown_share: float, seed: int,
+                     cache: dict | None = None) -> tuple[np.ndarray, float]:
     """The vectors a run clusters (``kind``: hybrid, model or terms) and the model's weight in them.
 
     The model's weight follows the corpus' unknown-token share as hybrid search's does a
     query's: half at up to 5% unknown, none from 30% on (its vectors of text it cannot
     read are noise), linear between.  ``model`` asked for explicitly is used whatever the
-    share, with a warning.
+    share, with a warning.  ``cache`` (kept by the caller for one index generation) keeps
+    the words' vectors by seed: another run on the same documents does not compute them again.
     """
     if kind == "model":
         if unknown_share >= coverage.UNKNOWN_OFF:
@@ -116,10 +118,15 @@ def document_vectors(kind: str, model: np.ndarray, texts: list[str], analyzer, u
     if kind == "hybrid" and unknown_share >= coverage.UNKNOWN_OFF:
         log.warning("%.0f%% of the corpus' tokens are unknown to the model: clustering TF-IDF vectors of "
                     "its words (SVD to %d dimensions) instead of the model's", 100 * unknown_share, DIMENSIONS)
-    started = time.perf_counter()
-    terms = term_vectors(texts, analyzer, seed=seed)
-    log.info("vectors of the documents' words (TF-IDF, SVD to %d dimensions) in %.1fs; the model's weight %.2f",
-             terms.shape[1], time.perf_counter() - started, weight)
+    terms = cache.get(seed) if cache is not None else None
+    if terms is None:
+        started = time.perf_counter()
+        terms = term_vectors(texts, analyzer, seed=seed)
+        log.info("vectors of the documents' words (TF-IDF, SVD to %d dimensions) in %.1fs; the model's weight %.2f",
+                 terms.shape[1], time.perf_counter() - started, weight)
+        if cache is not None:  # the last seed's only: 400 bytes a document
+            cache.clear()
+            cache[seed] = terms
     return side_by_side(model, terms, weight), weight
 
 

@@ -150,7 +150,7 @@ class Index:
         self._readers: list[Store] = []
         self._state = threading.Lock()  # guards the caches below and the lazy embedder
         self._chunk_map_cache: tuple[int, ChunkMap] | None = None
-        self._cluster_cache: dict = {}  # the last UMAP/PCA reduction, for the generation it was made at
+        self._cluster_cache: dict = {}  # the last UMAP/PCA reduction and word vectors, for one generation
 
     # -- opening --------------------------------------------------------------
     @classmethod
