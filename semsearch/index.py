@@ -211,24 +211,25 @@ class Index:
         check_query_backend(query_backend)  # now: the embedder that would check it loads lazily
         path = Path(path) if path is not None else default_index_path()
         db_path = path / DB_FILE
-        if create and db_path.exists() and Store.is_blank(db_path):
-            with WriterLock(path / LOCK_FILE):  # an older semsearch's interrupted creation: it holds nothing
-                if Store.is_blank(db_path):
-                    log.warning("%s has no tables (an interrupted creation): making the index anew", db_path)
-                    for leftover in path.glob(DB_FILE + "*"):
-                        leftover.unlink()
-        if not db_path.exists():
-            if not create:
-                if is_locked(path / LOCK_FILE):  # created atomically: no index.db until it is complete
-                    raise IndexLocked(f"the index at {path} is locked: process {holder(path / LOCK_FILE) or '?'} "
-                                      f"is creating it; wait for it to finish and try again")
-                raise NotFound(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
+        if not db_path.exists() and not create:
+            if is_locked(path / LOCK_FILE):  # created atomically: no index.db until it is complete
+                raise IndexLocked(f"the index at {path} is locked: process {holder(path / LOCK_FILE) or '?'} "
+                                  f"is creating it; wait for it to finish and try again")
+            raise NotFound(f"no index at {path}: create one with `semsearch index -i {path} FILES...`")
+        if create and (not db_path.exists() or Store.is_blank(db_path)):
             if path.exists() and not path.is_dir():
                 raise InvalidArgument(f"{path} exists and is not a directory")
             with translated(path):
                 path.mkdir(parents=True, exist_ok=True)
             with WriterLock(path / LOCK_FILE):
                 remove_stale_temporaries(path, all_of_them=True)
+                # Checked again under the lock: another process may have created the index meanwhile,
+                # and a blank file (no tables: an older semsearch's interrupted creation, or a plain
+                # sqlite3 connection made before the index existed) holds nothing and is replaced.
+                if db_path.exists() and Store.is_blank(db_path):
+                    log.warning("%s has no tables (it holds nothing): making the index anew", db_path)
+                    for leftover in path.glob(DB_FILE + "*"):
+                        leftover.unlink()
                 if not db_path.exists():
                     embedder = Embedder(model, layers=layers, pooling=pooling, precision=precision,
                                         query_backend=query_backend, device=device or "cpu")

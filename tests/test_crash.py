@@ -15,8 +15,8 @@ WORDS = "cat dog bird fish tree river mountain city music art science history he
 
 
 def _committed(db) -> int:
-    try:
-        with sqlite3.connect(db, timeout=1) as conn:
+    try:  # read-only: a plain connect would create an empty index.db before the indexer does
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
             return conn.execute("SELECT count(*) FROM documents").fetchone()[0]
     except sqlite3.Error:
         return 0

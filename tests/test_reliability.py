@@ -216,6 +216,17 @@ def test_class3_index_left_empty_by_an_older_version_is_recreated(tmp_path, tiny
     assert json.loads(result.stdout)["total_documents"] == 1
 
 
+def test_class3_empty_file_made_by_a_reader_before_the_index_is_replaced(tmp_path, tiny_model):
+    # A monitoring script's plain sqlite3.connect can create a 0-byte index.db after the indexer has made
+    # the folder: the indexer re-checks under its lock and creates the index rather than refuse it.
+    path = tmp_path / "idx"
+    path.mkdir()
+    (path / "index.db").touch()
+    with Index.open(path, model=tiny_model) as idx:
+        idx.add(["a cat on a mat"])
+        assert idx.store.counts()["documents"] == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Class 4: one bad record or file is skipped with its reason; the good input of the run is kept
 def test_class4_bad_records_are_skipped_and_good_ones_kept(tmp_path, tiny_model):

@@ -115,7 +115,8 @@ def write_epub(secs, path: Path) -> None:
         book.writestr("OEBPS/content.opf",
                       '<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" '
                       'version="3.0" unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                      f'<dc:identifier id="id">semsearch-sample-four-articles</dc:identifier><dc:title>{TITLE}</dc:title>'
+                      '<dc:identifier id="id">semsearch-sample-four-articles</dc:identifier>'
+                      f'<dc:title>{TITLE}</dc:title>'
                       '<dc:language>en</dc:language><meta property="dcterms:modified">2026-01-01T00:00:00Z</meta>'
                       '</metadata><manifest><item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" '
                       f'properties="nav"/>{"".join(items)}</manifest><spine>{"".join(refs)}</spine></package>',
