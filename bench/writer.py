@@ -7,12 +7,14 @@ on one disk, with the same pragmas (WAL, synchronous FULL):
 - **raw sqlite**: plain ``executemany`` of the same rows (id, text, metadata, vector)
   into one table without indexes, 256 per transaction: the baseline (and at 4096).
 - **store**: ``Store.insert_documents`` (what ``ingest.commit`` calls) in transactions of
-  256 or 4096 chunks, with each document's ``Analysis`` (full-text values, language,
-  keyword terms) made ahead of the writer, as workers can, or by the writer itself.
+  256 or 4096 chunks, with each document's ``Analysis`` (full-text values, language) made
+  ahead of the writer, as workers can, or by the writer itself.
 - **Index.add(texts, vectors=...)**: the whole user path (plan: hash and skip unchanged;
   one chunk per text; 4096 per transaction; commit; the in-memory vectors and the vector
   file), with the analysis made by the writer, and by cores - 1 worker processes
-  (``SEMSEARCH_ANALYSIS_PROCESSES``, off by default; from 8,192 texts).
+  (``SEMSEARCH_ANALYSIS_PROCESSES``, off by default; from 8,192 texts).  Then
+  ``Index.count_terms()``: the keyword terms (tfidf's document frequencies), which the
+  writer leaves to their first use, counted for all the documents, and both together.
 
 ``--main DIR`` also times another checkout (e.g. the code before this change) in a child
 process: its ``Store.insert_document`` one document at a time and its ``Index.add``.
@@ -110,8 +112,21 @@ def time_index_add(path: Path, texts: list[str], vectors: np.ndarray) -> dict:
                   metadata=[{"n": i} for i in range(len(texts))], vectors=vectors)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         index.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {"seconds": seconds, "chunks_per_s": len(texts) / seconds,
-            "bytes_per_chunk": db_bytes(path / "index.db") / len(texts), "cpu_us_per_chunk": cpu / len(texts) * 1e6}
+        found = {"seconds": seconds, "chunks_per_s": len(texts) / seconds,
+                 "bytes_per_chunk": db_bytes(path / "index.db") / len(texts),
+                 "cpu_us_per_chunk": cpu / len(texts) * 1e6}
+        if hasattr(index, "count_terms"):  # since the writer stopped counting keyword terms: when first needed
+            started, cpu = time.perf_counter(), time.process_time()
+            counted = index.count_terms()
+            terms_seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            index.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            found["count_terms"] = {"seconds": terms_seconds, "chunks_per_s": counted / terms_seconds,
+                                    "bytes_per_chunk": db_bytes(path / "index.db") / len(texts),
+                                    "cpu_us_per_chunk": cpu / counted * 1e6}
+            found["with_count_terms"] = {"seconds": seconds + terms_seconds,
+                                         "chunks_per_s": len(texts) / (seconds + terms_seconds),
+                                         "bytes_per_chunk": found["count_terms"]["bytes_per_chunk"]}
+    return found
 
 
 def time_raw(path: Path, texts: list[str], vectors: np.ndarray, batch: int = BATCH) -> dict:
@@ -170,8 +185,10 @@ def main() -> None:
         if args.main:
             figures[f"{args.main}: Index.add(texts, vectors=...)"] = other("index")
         os.environ["SEMSEARCH_ANALYSIS_PROCESSES"] = "0"
-        figures["Index.add(texts, vectors=...), analysis in the writer"] = time_index_add(
+        found = figures["Index.add(texts, vectors=...), analysis in the writer"] = time_index_add(
             scratch / "index0", texts, vectors)
+        figures["then Index.count_terms() (the first tfidf use; documents/s)"] = found.pop("count_terms")
+        figures["Index.add + count_terms, end to end"] = found.pop("with_count_terms")
         os.environ["SEMSEARCH_ANALYSIS_PROCESSES"] = str(max(1, (os.cpu_count() or 1) - 1))
         from semsearch.precomputed import PARALLEL_AT, _analysis_workers
 

@@ -369,6 +369,9 @@ def info(index_path, as_json):
         ("faiss", f"{data['size_bytes']['faiss'] / 1e6:.2f} MB"
                   + ("" if data["faiss_up_to_date"] else " (stale: rebuilt on next use)")),
         ("vectors", describe_vector_index(data["vector_index"])),
+        ("terms", f"{data['keyword_terms_pending']:,} documents' keyword terms not counted yet "
+                  f"(counted at the first `keywords --method tfidf`)" if data["keyword_terms_pending"]
+         else "keyword terms counted for every document"),
     ]
     for name, value in rows:
         click.echo(f"{name:<10} {value}")

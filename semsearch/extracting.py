@@ -68,10 +68,13 @@ def check_keyword_options(method: str, n: int, diversity: float | None, max_word
 class Extractor:
     """Keywords and topics over one store, with the index's embedder loaded only if needed."""
 
-    def __init__(self, store: Store, settings: IndexSettings, embedder: Callable[[], Embedder]) -> None:
+    def __init__(self, store: Store, settings: IndexSettings, embedder: Callable[[], Embedder],
+                 count_terms: Callable[[], None] | None = None) -> None:
         self.store = store
         self.settings = settings
         self._embedder = embedder
+        # Stores the documents term_df has not counted yet (Store.count_terms), before tfidf's first use.
+        self._count_terms = count_terms
         self._unreadable: dict[int, float | None] = {}  # pk -> unknown-token share if the model cannot read it
         self._fell_back = 0
 
@@ -108,6 +111,9 @@ class Extractor:
         if method == "tfidf":
             if documents is None:
                 documents = self.store.counts()["documents"]
+            if self._count_terms is not None:
+                self._count_terms()
+                self._count_terms = None
             terms = kw.document_terms(text, analyzer)
             df = self.store.document_frequencies(terms)
             if pk is None:  # a text from outside counts as one more document

@@ -36,7 +36,7 @@ from .clustering import DEFAULT_SEED, Clustering
 from .clusterings import ClusterRef
 from .docvectors import DEFAULT_DOCUMENT_VECTOR, check_document_vector
 from .embedding import Embedder, check_query_backend, load_tokenizer
-from .errors import IndexLocked, InvalidArgument, NotFound, SettingsMismatch
+from .errors import IndexLocked, InvalidArgument, NotFound, ReadOnlyIndex, SettingsMismatch
 from .extracting import TOPIC_METHODS, Extractor
 from .ingest import AddReport, Encoder, Executor, LocalExecutor, Progress
 from .integrity import remove_stale_temporaries, translated
@@ -55,7 +55,7 @@ from .searching import (
     keyword_rank,
     to_hits,
 )
-from .settings import IndexSettings
+from .settings import STATE_KEYS, IndexSettings
 from .storing import Store
 from .text import coverage
 from .text.prefixes import check_prefixes, prefix_settings, with_prefix
@@ -83,6 +83,8 @@ DEFAULT_INDEX_DIR = ".semsearch"
 INDEX_ENV_VAR = "SEMSEARCH_INDEX"
 DB_FILE = "index.db"
 LOCK_FILE = "write.lock"
+# Counting at least this many documents' keyword terms (Index.count_terms) says so, with the time.
+TERMS_NOTICE = 20_000
 
 __all__ = ["FAISS_FILE", "TOPIC_METHODS", "AddReport", "Index", "default_index_path"]
 
@@ -767,7 +769,48 @@ class Index:
 
     # -- keywords and topics ----------------------------------------------------
     def _extractor(self) -> Extractor:
-        return Extractor(self._reader(), self.settings, lambda: self.embedder)
+        return Extractor(self._reader(), self.settings, lambda: self.embedder, self._count_terms_if_free)
+
+    def count_terms(self, show_progress: bool = False) -> int:
+        """Count the keyword terms (``tfidf`` key phrases' document frequencies) of the documents
+        added since they were last counted; returns how many documents were counted.
+
+        The writer does not count them (they were 60% of its time): the first ``tfidf`` use
+        does, through this, once; call it after a bulk load to have that done ahead.
+        """
+        store = self.store
+        if store.read_only:
+            raise ReadOnlyIndex(f"the index at {self.path} is read-only ({store.read_only}): "
+                                f"its keyword statistics are counted in memory when needed")
+        with self._lock:
+            pending = store.terms_pending()
+            if not pending:
+                return 0
+            started = time.perf_counter()
+            if pending >= TERMS_NOTICE:
+                log.warning("counting the keyword terms of %d documents added since the last count (once; "
+                            "`semsearch keywords --method tfidf` needs them)", pending)
+            if not show_progress:
+                done = store.count_terms()
+            else:
+                from .progress import terminal_bar
+
+                with terminal_bar("Counting terms", "doc") as update:
+                    done = store.count_terms(lambda counted, total: update(counted, total))
+            if pending >= TERMS_NOTICE:
+                log.warning("counted the keyword terms of %d documents in %.1fs", done,
+                            time.perf_counter() - started)
+            return done
+
+    def _count_terms_if_free(self, show_progress: bool = False) -> None:
+        """:meth:`count_terms` when this process can write now; otherwise (read-only, or another
+        writer at work) the documents not counted yet are counted in memory by the reader."""
+        if self.store.read_only or self._lock.held or is_locked(self._lock.path):
+            return
+        try:
+            self.count_terms(show_progress)
+        except (IndexLocked, ReadOnlyIndex) as exc:  # taken meanwhile: counted in memory instead
+            log.info("keyword terms not stored (%s): counted in memory", exc)
 
     def keywords(
         self,
@@ -813,6 +856,8 @@ class Index:
         if doc_ids is not None:
             doc_ids = check_ids(doc_ids, "doc_ids")
         extractor = self._extractor()
+        if method == "tfidf" and show_progress:  # with its own progress bar, ahead of the keywords'
+            self._count_terms_if_free(show_progress=True)
         if not show_progress or on_progress is not None:
             yield from extractor.keywords_many(doc_ids, method, n, diversity, max_words, pool, on_progress)
             return
@@ -871,8 +916,8 @@ class Index:
         with self._reading(vectors=False) as (store, _):
             current = store.settings()
             counts = store.counts()
-        settings = {k: v for k, v in current.items()
-                    if k not in ("generation", "faiss_generation", "faiss_checksum", "updated", "vector_index")}
+            terms_pending = store.terms_pending()
+        settings = {k: v for k, v in current.items() if k not in STATE_KEYS or k == "migrated"}
         db_bytes = sum(p.stat().st_size for p in self.path.glob(DB_FILE + "*") if p.is_file())
         faiss_path = self.path / FAISS_FILE
         return {
@@ -882,6 +927,9 @@ class Index:
             "settings": settings,
             "updated": current.get("updated"),
             "faiss_up_to_date": current["faiss_generation"] == current["generation"],
+            # Documents whose keyword terms (tfidf's document frequencies) are not counted yet: the first
+            # tfidf use, or Index.count_terms, counts them.
+            "keyword_terms_pending": terms_pending,
             # As of the last save of the vector file: type, nprobe, refine depth, measured recall.
             "vector_index": current.get("vector_index") or vector_policy.describe(
                 None, current.get("vector_policy", "auto"), current.get("recall_target", vector_policy.DEFAULT_RECALL)),

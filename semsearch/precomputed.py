@@ -113,7 +113,7 @@ class GivenVectors:
             try:
                 made = [row for future in futures for row in future.result()]
                 key = (analyzer.name, analyzer.version)
-                analyses = [Analysis(key, title, text, lang, frozenset(terms)) for title, text, lang, terms in made]
+                analyses = [Analysis(key, title, text, lang) for title, text, lang in made]
             except Exception as exc:  # a worker died: the writer analyzes instead (same results)
                 log.warning("analysis in worker processes failed (%s: %s); analyzing in the writer",
                             type(exc).__name__, exc)
@@ -137,11 +137,11 @@ def _analysis_workers(texts: int) -> int:
 
 
 def _analyze_part(analyzer_name: str, pairs: list[tuple[str | None, str]]) -> list[tuple]:
-    """In a worker process: ``(title, text, lang, terms)`` of each document's analysis, as plain
+    """In a worker process: ``(title, text, lang)`` of each document's analysis, as plain
     tuples (cheaper to send back than dataclasses)."""
     analyzer = get_analyzer(analyzer_name)
     out = []
     for title, text in pairs:
         found = analyze(analyzer, title, text)
-        out.append((found.title, found.text, found.lang, tuple(found.terms)))
+        out.append((found.title, found.text, found.lang))
     return out

@@ -16,7 +16,8 @@ from .docvectors import DEFAULT_DOCUMENT_VECTOR
 from .errors import SettingsMismatch
 
 # Keys of the settings table that are bookkeeping, not settings: they change with every write.
-STATE_KEYS = ("generation", "faiss_generation", "faiss_checksum", "term_df_generation", "updated",
+STATE_KEYS = ("generation", "faiss_generation", "faiss_checksum", "term_df_generation", "term_df_lazy_generation",
+              "term_df_through", "updated",
               "vector_index", "migrated")
 
 

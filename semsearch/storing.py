@@ -17,7 +17,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -136,14 +136,25 @@ CREATE INDEX IF NOT EXISTS cluster_assignments_label ON cluster_assignments(clus
 """
 CLUSTER_TABLES = ("clusterings", "clusters", "cluster_assignments")
 
-# Document frequencies for keyword TF-IDF (added after format 1 shipped: created and
-# filled on open when missing).  `term_df` holds, for every candidate phrase of up to
-# three words (Analyzer.terms), the number of documents containing it; it is
-# updated in the same transaction that inserts or deletes a document.  The settings key
-# `term_df_generation` records the generation it is exact for: every write transaction
-# of this version sets it, so a write by an older semsearch (which leaves it behind) is
-# noticed and the table rebuilt from the stored texts on the next open.  The document
-# count N is `SELECT count(*) FROM documents`, in the same database, so it cannot drift.
+# Document frequencies for keyword TF-IDF (added after format 1 shipped: created on open
+# when missing).  `term_df` holds, for every candidate phrase of up to three words
+# (Analyzer.terms), the number of documents containing it, counted over the documents
+# whose pk is at most the settings key `term_df_through`: counted when first needed
+# (Store.count_terms, before `keywords --method tfidf`), not by the writer.  Counting them
+# took 60% of the writer's time (issue 14), for one keyphrase method; documents get
+# increasing pks (AUTOINCREMENT, never reused), so "not counted yet" is a pk range, and
+# deleting a counted document takes its terms off in the same transaction.  The key
+# `term_df_lazy_generation` records the generation at which table and key agree: every
+# write transaction of this version sets it, so a write by another version (which leaves
+# it behind) is noticed and the table rebuilt on the next open.  (`term_df_generation`
+# is the key of the versions that counted every document as it was written.)  The
+# document count N is `SELECT count(*) FROM documents`, in the same database.
+TERMS_GENERATION = "term_df_lazy_generation"
+TERMS_THROUGH = "term_df_through"
+EAGER_TERMS_GENERATION = "term_df_generation"
+# Documents counted per transaction by Store.count_terms (each one commits: a kill loses
+# at most one part, and a writer waits at most one part for the lock).
+TERMS_PART = 2_000
 TERMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS term_df (
     term TEXT PRIMARY KEY,
@@ -243,7 +254,7 @@ def where_clause(filters: Sequence[Filter]) -> tuple[str, list]:
 
 @dataclass(frozen=True)
 class Analysis:
-    """What the full-text table, ``term_df`` and ``text_stats`` hold of one document, computed once.
+    """What the full-text table and ``text_stats`` hold of one document, computed once.
 
     By :func:`analyze`, in the writer or ahead of it (the workers that chunk and embed):
     the single writer then only writes.  ``analyzer`` names the analyzer and version it
@@ -254,13 +265,12 @@ class Analysis:
     title: str | None  # Analyzer.index_text of the title
     text: str | None  # ... of the text
     lang: str  # text.languages.detect
-    terms: frozenset[str]  # Analyzer.terms: the keyword terms whose document frequencies count it
 
 
 def analyze(analyzer: Analyzer, title: str | None, text: str) -> Analysis:
     """A document's :class:`Analysis` by ``analyzer`` (a pure function: runs anywhere)."""
     return Analysis((analyzer.name, analyzer.version), analyzer.index_text(title), analyzer.index_text(text),
-                    detect_language(text), frozenset(analyzer.terms(text)))
+                    detect_language(text))
 
 
 @dataclass
@@ -291,6 +301,7 @@ class Store:
         self._verified: list[str] | None = None  # quick_check's findings, once run
         self.has_pages = False  # whether documents has the pages column (see PAGES_COLUMN)
         self._term_delta: Counter[str] = Counter()  # document-frequency changes of the open transaction
+        self._pending_cache: tuple[tuple[int, int], Counter[str]] | None = None  # see _pending_terms
         self._writing = False  # whether this connection has written (and has the writer's page cache)
         # The analyzer whose output the full-text table and term_df hold (set by create/open),
         # and that table's name.
@@ -342,7 +353,7 @@ class Store:
                         conn.execute(statement)
                     conn.execute(f"ALTER TABLE documents ADD COLUMN {PAGES_COLUMN} TEXT")
                     for key, value in {**settings, "format_version": FORMAT_VERSION, "created": now(),
-                                       "generation": 0, "faiss_generation": -1, "term_df_generation": 0,
+                                       "generation": 0, "faiss_generation": -1, TERMS_GENERATION: 0, TERMS_THROUGH: 0,
                                        "analyzer": analyzer.to_stored()}.items():
                         conn.execute("INSERT INTO settings(key, value) VALUES (?, ?)", (key, json.dumps(value)))
                     conn.execute("COMMIT")
@@ -432,6 +443,8 @@ class Store:
         tables = set(self.table_names())
         if self._analyzed(analyzer):
             self.analyzer = analyzer
+            if TERMS_GENERATION not in self.settings():  # counted as written, by an earlier version
+                self._adopt_eager_terms()
             return
         try:
             self.reanalyze(analyzer, recorded)
@@ -472,18 +485,15 @@ class Store:
             for statement in _statements(FTS_SCHEMA + TERMS_SCHEMA + TEXT_STATS_SCHEMA):
                 self.conn.execute(statement)
             self.analyzer, self.fts_table = analyzer, FTS_TABLE
-            self.conn.execute("DELETE FROM term_df")
-            counts: dict[str, int] = {}
+            self.conn.execute("DELETE FROM term_df")  # counted again when first needed (count_terms)
             for pk, title, text in self.conn.execute("SELECT pk, title, text FROM documents").fetchall():
                 self._index_text(pk, title, text)
                 self.conn.execute(
                     "INSERT INTO text_stats(document, lang) VALUES (?, ?) "
                     "ON CONFLICT(document) DO UPDATE SET lang = excluded.lang", (pk, detect_language(text)),
                 )
-                for term in analyzer.terms(text):
-                    counts[term] = counts.get(term, 0) + 1
-            self.conn.executemany("INSERT INTO term_df(term, df) VALUES (?, ?)", counts.items())
-            self._put("term_df_generation", self.generation())
+            self._put(TERMS_THROUGH, 0)
+            self._put(TERMS_GENERATION, self.generation())
             self._put("analyzer", analyzer.to_stored())
         if documents:
             log.warning("re-analyzed %d documents in %.1fs", documents, time.perf_counter() - started)
@@ -564,10 +574,10 @@ class Store:
                 self.conn.execute(
                     "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
                 )
-                # Every write of this version keeps term_df exact (insert/delete_documents).
+                # Every write of this version keeps term_df and term_df_through in step (delete_documents).
                 self.conn.execute(
                     "INSERT OR REPLACE INTO settings(key, value) "
-                    "SELECT 'term_df_generation', value FROM settings WHERE key = 'generation'"
+                    f"SELECT '{TERMS_GENERATION}', value FROM settings WHERE key = 'generation'"
                 )
                 self._put("updated", now())
             self.conn.execute("COMMIT")
@@ -592,6 +602,7 @@ class Store:
     def delete_documents(self, pks: Iterable[int]) -> list[int]:
         """Delete documents and their chunks (and their terms' counts); returns the deleted chunk ids."""
         chunk_ids: list[int] = []
+        through = None
         for pk in pks:
             row = self.conn.execute("SELECT title, text FROM documents WHERE pk = ?", (pk,)).fetchone()
             if row is None:
@@ -602,7 +613,9 @@ class Store:
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
             self._index_text(pk, row[0], row[1], delete=True)
             self.conn.execute("DELETE FROM text_stats WHERE document = ?", (pk,))
-            self._uncount_terms(row[1])
+            through = self._terms_state()[1] if through is None else through
+            if through is not None and pk <= through:  # counted in term_df: take it off
+                self._uncount_terms(row[1])
         return chunk_ids
 
     def insert_document(
@@ -655,9 +668,9 @@ class Store:
         have given one insert at a time (the next after ``sqlite_sequence``): the same rows as
         one ``insert_document`` after another, about 3x faster (``bench/writer.py``).  A
         document's :class:`Analysis` made ahead (by the workers) is used when it is this
-        store's analyzer's; the keyword terms are counted in memory and merged into
-        ``term_df`` at commit (:meth:`_flush_terms`).  Ids must be new (not stored, not
-        repeated): an update deletes the old document first.
+        store's analyzer's.  Keyword terms are not counted here (:meth:`count_terms` does,
+        when first needed).  Ids must be new (not stored, not repeated): an update deletes
+        the old document first.
         """
         if not documents:
             return []
@@ -676,7 +689,6 @@ class Store:
             full_text.append((pk, analysis.title, analysis.text))
             unknown, tokens = doc.unknown_tokens or (None, None)
             stats.append((pk, analysis.lang, tokens, unknown))
-            self._term_delta.update(analysis.terms)
             text, mine = doc.text, []
             for chunk in doc.chunks:
                 # The text only where it is not the slice of the document (never, from our chunker).
@@ -971,11 +983,10 @@ class Store:
 
     # -- document frequencies (keyword TF-IDF) --------------------------------
     def _uncount_terms(self, text: str) -> None:
-        """Take a deleted document's terms off their document frequencies.
+        """Take a deleted (counted) document's terms off their document frequencies.
 
         Counted in memory and merged at commit (:meth:`_flush_terms`), one upsert per
-        distinct term of the transaction rather than one per term per document, as
-        :meth:`insert_documents` counts the terms of new ones.
+        distinct term of the transaction rather than one per term per document.
         """
         self._term_delta.subtract(self.analyzer.terms(text))
 
@@ -983,7 +994,7 @@ class Store:
         """Merge the transaction's document-frequency changes into ``term_df`` (inside it).
 
         In term order, so the upserts walk the table's B-tree in order (and without a
-        Python-level pass per term where C can do it: ~100k terms per bulk transaction).
+        Python-level pass per term where C can do it: ~100k terms per part of count_terms).
         """
         delta, self._term_delta = self._term_delta, Counter()
         if not delta:
@@ -1000,21 +1011,105 @@ class Store:
             self.conn.executemany("DELETE FROM term_df WHERE term = ? AND df <= 0",
                                   [(t,) for t in terms if delta[t] < 0])
 
-    def term_df_current(self) -> bool:
-        """Whether ``term_df`` exists and is exact for the current generation."""
+    def _terms_state(self) -> tuple[bool, int | None]:
+        """``(current, through)``: whether ``term_df`` agrees with this generation, and the pk
+        of the last document it counts (every one up to it that is stored)."""
         if "term_df" not in self.table_names():
-            return False
-        row = self.conn.execute("SELECT value FROM settings WHERE key = 'term_df_generation'").fetchone()
-        return row is not None and int(json.loads(row[0])) == self.generation()
+            return False, None
+        keys = (TERMS_GENERATION, TERMS_THROUGH, EAGER_TERMS_GENERATION)
+        found = {key: int(json.loads(value)) for key, value in self.conn.execute(
+            "SELECT key, value FROM settings WHERE key IN (?, ?, ?)", keys)}
+        generation = self.generation()
+        if TERMS_GENERATION in found:
+            return found[TERMS_GENERATION] == generation, found.get(TERMS_THROUGH, 0)
+        if found.get(EAGER_TERMS_GENERATION) == generation:  # counted as written, by an earlier version
+            return True, self._last_pk()
+        return False, None
+
+    def _last_pk(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(pk), 0) FROM documents").fetchone()[0]
+
+    def _adopt_eager_terms(self) -> None:
+        """Record an earlier version's ``term_df`` (every document counted) in this version's keys."""
+        with self.transaction(bump=False):
+            if TERMS_GENERATION not in self.settings():
+                current, through = self._terms_state()
+                if current:
+                    self._put(TERMS_THROUGH, through)
+                    self._put(TERMS_GENERATION, self.generation())
+
+    def term_df_current(self) -> bool:
+        """Whether ``term_df`` exists and agrees with the current generation (it may still have
+        documents to count: :meth:`terms_pending`)."""
+        return self._terms_state()[0]
+
+    def terms_pending(self) -> int:
+        """How many stored documents ``term_df`` has not counted yet."""
+        current, through = self._terms_state()
+        if not current:
+            return self.counts()["documents"]
+        return self.conn.execute("SELECT count(*) FROM documents WHERE pk > ?", (through,)).fetchone()[0]
+
+    def count_terms(self, on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Count the keyword terms of the documents ``term_df`` has not counted; returns how many.
+
+        In transactions of :data:`TERMS_PART` documents, each moving ``term_df_through`` on
+        with the counts (a kill keeps what was committed; a writer in another process waits
+        at most one part).  Call with write access, as a writer (the index's writer lock).
+        """
+        total, done = self.terms_pending(), 0
+        while True:
+            with self.transaction(bump=False):
+                current, through = self._terms_state()
+                if not current:
+                    raise SemsearchError(f"the keyword statistics of {self.path} are out of date: "
+                                         f"reopen the index with write access to rebuild them")
+                rows = self.conn.execute("SELECT pk, text FROM documents WHERE pk > ? ORDER BY pk LIMIT ?",
+                                         (through, TERMS_PART)).fetchall()
+                terms = self.analyzer.terms
+                for _, text in rows:
+                    self._term_delta.update(terms(text))
+                if rows:
+                    self._put(TERMS_THROUGH, rows[-1][0])
+            if not rows:
+                return done
+            done += len(rows)
+            if on_progress is not None:
+                on_progress(done, max(total, done))
+
+    def _pending_terms(self, through: int) -> Counter[str]:
+        """The terms of the documents after ``through``, counted in memory (a read-only index, or
+        one being written by another process), kept for this generation."""
+        key = (self.generation(), through)
+        cached = self._pending_cache
+        if cached is None or cached[0] != key:
+            counts: Counter[str] = Counter()
+            rows = self.conn.execute("SELECT text FROM documents WHERE pk > ?", (through,))
+            for (text,) in rows:
+                counts.update(self.analyzer.terms(text))
+            cached = self._pending_cache = (key, counts)
+        return cached[1]
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        """``term -> df`` for those of ``terms`` that occur in some document."""
-        if not self.term_df_current():
+        """``term -> df`` for those of ``terms`` that occur in some document.
+
+        From ``term_df`` plus, for documents it has not counted yet, their terms counted in
+        memory (:meth:`count_terms` stores them; ``Index.keywords`` calls it first when it can).
+        """
+        current, through = self._terms_state()
+        if not current:
             raise SemsearchError(
                 "the keyword statistics of this index are out of date and could not be rebuilt "
                 "(is the index read-only?): open it once with write access"
             )
-        return dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({marks})", list(dict.fromkeys(terms))))
+        wanted = list(dict.fromkeys(terms))
+        found = dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({marks})", wanted))
+        if through is not None and self._last_pk() > through:
+            pending = self._pending_terms(through)
+            for term in wanted:
+                if pending[term]:
+                    found[term] = found.get(term, 0) + pending[term]
+        return found
 
     def iter_texts(self) -> Iterator[tuple[int, str, str]]:
         """``(pk, id, text)`` of every document, in insertion order."""

@@ -275,51 +275,73 @@ def df_index(tmp_path, tiny_model):
     idx.close()
 
 
+def all_df(idx, texts):
+    """What document_frequencies answers for every term of ``texts`` (stored plus not counted yet)."""
+    return idx.store.document_frequencies({t for text in texts for t in document_terms(text)})
+
+
 def test_document_frequencies_follow_adds_updates_and_removals(df_index):
+    # The writer does not count terms: the documents are pending, answered from memory until counted.
+    assert stored_df(df_index) == {} and df_index.store.terms_pending() == 3
+    assert all_df(df_index, DF_TEXTS.values()) == recount(DF_TEXTS.values())
+    assert df_index.count_terms() == 3 and df_index.store.terms_pending() == 0
     df = stored_df(df_index)
     assert df["neural networks"] == 2 and df["neural"] == 2 and df["graph theory"] == 2
     assert df["prices"] == 2 and df["stock prices"] == 1 and df["predict stock prices"] == 1 and df["learn"] == 1
     assert "graph theory and" not in df and "and" not in df  # never across a stop word
     assert df == recount(DF_TEXTS.values())
+    assert df_index.count_terms() == 0
 
-    df_index.remove(["a"])
+    df_index.remove(["a"])  # counted: its terms come off in the same transaction
     df = stored_df(df_index)
     assert df["neural networks"] == 1 and df["graph theory"] == 1 and "learn" not in df
     assert df == recount([DF_TEXTS["b"], DF_TEXTS["c"]])
 
     df_index.add(["Graph theory of neural networks.", "Quantum prices."], ids=["b", "d"])  # b changes, d is new
     texts = ["Graph theory of neural networks.", DF_TEXTS["c"], "Quantum prices."]
+    assert stored_df(df_index) == recount([DF_TEXTS["c"]])  # the old b is off; the new b and d are pending
+    assert all_df(df_index, texts) == recount(texts)
+    df_index.add(["Pending words only."], ids=["e"])
+    df_index.remove(["e"])  # never counted: nothing to take off
+    assert stored_df(df_index) == recount([DF_TEXTS["c"]])
+    assert df_index.store.terms_pending() == 2
+    assert df_index.keywords("d", method="tfidf")  # tfidf counts what is pending first, and stores it
     df = stored_df(df_index)
-    assert df == recount(texts)
+    assert df == recount(texts) and df_index.store.terms_pending() == 0
     assert df["graph theory"] == 2 and df["prices"] == 2 and df["quantum prices"] == 1
     assert "predict" not in df and "stock prices" not in df
     assert df_index.store.term_df_current()
 
 
 def test_document_frequencies_roll_back_with_a_failed_write(df_index, monkeypatch):
+    df_index.count_terms()
     before = stored_df(df_index)
     original = Store.insert_documents
 
     def failing(self, documents):
         ids = original(self, documents)
-        if any(doc.id == "boom" for doc in documents):
+        if any(doc.id in ("a", "boom") for doc in documents):
             raise RuntimeError("disk on fire")
         return ids
 
     monkeypatch.setattr(Store, "insert_documents", failing)
     with pytest.raises(RuntimeError):
         df_index.add(["Brand new words here.", "Another fresh sentence."], ids=["new", "boom"])
+    with pytest.raises(RuntimeError):  # an update: the counted old "a" is taken off, then the insert fails
+        df_index.add(["Entirely different words."], ids=["a"])
     assert stored_df(df_index) == before
-    assert df_index.store.counts()["documents"] == 3
+    assert df_index.store.counts()["documents"] == 3 and df_index.store.terms_pending() == 0
 
 
 def test_old_index_gains_document_frequencies_on_open(df_index):
     path = df_index.path
     conn = df_index.store.conn
     conn.execute("DROP TABLE term_df")
-    conn.execute("DELETE FROM settings WHERE key = 'term_df_generation'")
+    conn.execute("DELETE FROM settings WHERE key LIKE 'term_df_%'")
     df_index.close()
     with Index.open(path, create=False) as idx:  # an index written before term_df existed
+        assert idx.store.term_df_current() and idx.store.terms_pending() == 3
+        idx.count_terms()
         assert stored_df(idx) == recount(DF_TEXTS.values())
         assert idx.settings["format_version"] == FORMAT_VERSION  # term_df needed no format change
         # A write by an older semsearch bumps the generation without touching term_df.
@@ -328,7 +350,25 @@ def test_old_index_gains_document_frequencies_on_open(df_index):
             "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
         assert not idx.store.term_df_current()
     with Index.open(path, create=False) as idx:
+        idx.count_terms()
         assert stored_df(idx) == recount([DF_TEXTS["a"], DF_TEXTS["b"]])
+
+
+def test_terms_counted_by_an_earlier_version_are_adopted_not_recounted(df_index):
+    # Versions before lazy counting kept term_df exact at every write, under `term_df_generation`.
+    df_index.count_terms()
+    conn = df_index.store.conn
+    conn.execute("DELETE FROM settings WHERE key IN ('term_df_lazy_generation', 'term_df_through')")
+    conn.execute("INSERT OR REPLACE INTO settings(key, value) "
+                 "SELECT 'term_df_generation', value FROM settings WHERE key = 'generation'")
+    conn.execute("UPDATE term_df SET df = df + 100 WHERE term = 'neural'")  # a mark that a recount would erase
+    path = df_index.path
+    df_index.close()
+    with Index.open(path, create=False) as idx:
+        assert idx.store.terms_pending() == 0
+        assert stored_df(idx)["neural"] == 102
+        assert idx.store.settings()["term_df_through"] == idx.store.conn.execute(
+            "SELECT max(pk) FROM documents").fetchone()[0]
 
 
 # -- Index.keywords / keywords_many / topics ------------------------------------------------------

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from click.testing import CliRunner
 from semsearch import Index
 from semsearch.cli import cli
 from semsearch.errors import DiskFull, IndexCorrupt, IndexLocked, InvalidArgument, ReadOnlyIndex
+from semsearch.keywords import document_terms
 
 WORDS = "cat dog bird fish tree river mountain city music art science history health food sport".split()
 
@@ -353,6 +355,12 @@ def test_class6_read_only_index_can_be_read(small_index, tmp_path):
             assert "read-only" in result.output, result.output
         with Index.open(ro) as idx:
             assert len(idx.search("cat", k=3)) == 3
+            # Keyword terms never counted (the writer leaves them to the first tfidf use): counted in memory.
+            assert idx.store.terms_pending() == idx.store.counts()["documents"]
+            texts = [text for _, _, text in idx.store.iter_texts()]
+            expected = Counter(term for text in texts for term in document_terms(text))
+            assert idx.store.document_frequencies(expected) == dict(expected)
+            assert idx.keywords("d1", method="tfidf")
             with pytest.raises(ReadOnlyIndex):
                 idx.remove(["d1"])
             with pytest.raises(ReadOnlyIndex):

@@ -251,6 +251,7 @@ def test_analysis_in_worker_processes_stores_the_same(tmp_path, tiny_model, monk
         assert precomputed._analysis_workers(len(texts)) == int(workers)
         with Index.open(tmp_path / workers, model=tiny_model) as index:
             index.add(texts, ids=[f"d{i}" for i in range(len(texts))], vectors=x)
+            assert index.count_terms() == len(texts)  # counted after, as the first tfidf use would
             found[workers] = snapshot(index.store)
     assert found["2"] == found["0"]
     assert len(found["0"]["documents"]) == len(texts) and found["0"]["term_df"]

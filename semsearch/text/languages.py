@@ -28,6 +28,9 @@ _WORD = re.compile(r"[A-Za-z]+")
 _ASCII_LETTERS = string.ascii_letters.encode()
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
 _LATIN_EXTENDED = re.compile(r"[\u00c0-\u024f]")  # _LATIN beyond A-Z, a-z (not all letters: × ÷)
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
+_ASCII_WORDS_ONLY = bytes(c if chr(c) in string.ascii_letters else 32 for c in range(256))
+_STOP_WORDS_ASCII = frozenset(w.encode() for w in QUERY_STOP_WORDS if w.isascii())
 
 
 def detect(text: str) -> str:
@@ -36,15 +39,12 @@ def detect(text: str) -> str:
     ascii_part = sample.encode("ascii", "ignore")
     ascii_letters = len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
     pure = len(ascii_part) == len(sample)
-    letters = ascii_letters + (0 if pure else len(_NON_ASCII_LETTER.findall(sample)))  # = len(_LETTER.findall)
+    rest = "" if pure else _ASCII_RUNS.sub("", sample)  # the non-ASCII characters: all the scans below need
+    letters = ascii_letters + len(_NON_ASCII_LETTER.findall(rest))  # = len(_LETTER.findall(sample))
     if not letters:
         return ""
-    if pure:
-        han = kana = hangul = 0
-        latin = ascii_letters
-    else:
-        han, kana, hangul = len(_HAN.findall(sample)), len(_KANA.findall(sample)), len(_HANGUL.findall(sample))
-        latin = ascii_letters + len(_LATIN_EXTENDED.findall(sample))  # = len(_LATIN.findall)
+    han, kana, hangul = len(_HAN.findall(rest)), len(_KANA.findall(rest)), len(_HANGUL.findall(rest))
+    latin = ascii_letters + len(_LATIN_EXTENDED.findall(rest))  # = len(_LATIN.findall(sample))
     if kana and kana >= 0.05 * (han + kana) and han + kana >= 0.2 * letters:
         return "ja"
     if hangul >= 0.2 * letters:
@@ -52,10 +52,15 @@ def detect(text: str) -> str:
     if han >= 0.2 * letters:
         return "zh"
     if latin >= 0.5 * letters:
-        # Lower-casing first is the same only in ASCII (elsewhere it can make ASCII letters: K -> k).
-        words = _WORD.findall(sample.lower()) if pure else [w.lower() for w in _WORD.findall(sample)]
-        common = sum(map(QUERY_STOP_WORDS.__contains__, words))
-        return "en" if len(words) < 20 or common >= 0.02 * len(words) else "latin"
+        # The words of _WORD (maximal runs of ASCII letters), lower-cased, as bytes: every other
+        # character becomes a space first ("?" for non-ASCII ones, so they still split words),
+        # then bytes.lower, which is str.lower of ASCII letters only (str.lower of the whole
+        # text could make ASCII letters: K -> k).
+        words = sample.encode("ascii", "replace").lower().translate(_ASCII_WORDS_ONLY).split()
+        needed, common = 0.02 * len(words), _STOP_WORDS_ASCII.__contains__
+        # English text has a common word in every few: the first 100 words almost always settle it.
+        english = len(words) < 20 or sum(map(common, words[:100])) >= needed or sum(map(common, words)) >= needed
+        return "en" if english else "latin"
     return "other"
 
 

@@ -60,6 +60,8 @@ _COMPATIBLE = re.compile("[\u3000\u3200-\u33ff\uf900-\ufaff\ufe30-\ufe4f\uff01-\
 
 def normalise(text: str) -> str:
     """NFKC of the full-width, half-width and CJK compatibility characters of ``text``."""
+    if text.isascii():  # none of them (and str.isascii is O(1): the writer normalises every text)
+        return text
     return _COMPATIBLE.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
 
 
@@ -71,8 +73,8 @@ class MultilingualAnalyzer(EnglishAnalyzer):
 
     # -- full text ------------------------------------------------------------
     def index_text(self, text: str | None) -> str | None:
-        if text is None:
-            return None
+        if text is None or text.isascii():  # no CJK, nothing to normalise
+            return text
         text = normalise(text)
         if not has_cjk(text):
             return text
