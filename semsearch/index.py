@@ -771,13 +771,18 @@ class Index:
     def _extractor(self) -> Extractor:
         return Extractor(self._reader(), self.settings, lambda: self.embedder, self._count_terms_if_free)
 
-    def count_terms(self, show_progress: bool = False) -> int:
+    def count_terms(self, show_progress: bool = False, processes: int | None = None) -> int:
         """Count the keyword terms (``tfidf`` key phrases' document frequencies) of the documents
         added since they were last counted; returns how many documents were counted.
 
         The writer does not count them (they were 60% of its time): the first ``tfidf`` use
         does, through this, once; call it after a bulk load to have that done ahead.
+        ``processes``: worker processes that count ahead of the writing one (default: one a
+        core, up to 4; used from :data:`~semsearch.storing.TERMS_PARALLEL_PARTS` parts of
+        :data:`~semsearch.storing.TERMS_PART` documents; 0: none).
         """
+        if processes is None:
+            processes = min(os.cpu_count() or 1, 4)
         store = self.store
         if store.read_only:
             raise ReadOnlyIndex(f"the index at {self.path} is read-only ({store.read_only}): "
@@ -791,12 +796,12 @@ class Index:
                 log.warning("counting the keyword terms of %d documents added since the last count (once; "
                             "`semsearch keywords --method tfidf` needs them)", pending)
             if not show_progress:
-                done = store.count_terms()
+                done = store.count_terms(processes=processes)
             else:
                 from .progress import terminal_bar
 
                 with terminal_bar("Counting terms", "doc") as update:
-                    done = store.count_terms(lambda counted, total: update(counted, total))
+                    done = store.count_terms(lambda counted, total: update(counted, total), processes)
             if pending >= TERMS_NOTICE:
                 log.warning("counted the keyword terms of %d documents in %.1fs", done,
                             time.perf_counter() - started)

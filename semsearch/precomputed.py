@@ -127,9 +127,11 @@ class GivenVectors:
 def _analysis_workers(texts: int) -> int:
     """How many worker processes analyze ``texts`` texts (0: none, the writer does)."""
     setting = os.environ.get("SEMSEARCH_ANALYSIS_PROCESSES", "")
-    # Default: none.  On the shared 2-core machine they cost more than they save (the writer
-    # and the workers compete for the cores: 603-687 vs 865-929 chunks/s, bench/writer.py);
-    # with idle cores, cores - 1 is the setting to try.
+    # Default: none.  Since keyword terms are counted when first needed (not by the writer),
+    # what is left to analyze (full-text values, language: ~40 µs) costs about what sending a
+    # text to a worker does: on the quiet 2-core machine 4,975-5,878 chunks/s with one worker
+    # vs 4,987-5,985 without (bench/writer.py, three runs).  For text whose analysis is heavier
+    # (CJK bigrams) and idle cores, cores - 1 is the setting to try.
     workers = int(setting) if setting.strip().isdigit() else 0
     if texts < PARALLEL_AT or workers < 1 or not sys.platform.startswith("linux"):
         return 0

@@ -95,6 +95,18 @@ def test_similar_info_remove(runner, indexed, corpus):
     assert json.loads(run(runner, "info", "-i", indexed, "--json").stdout)["documents"] == 2
 
 
+def test_keyword_terms_are_counted_at_the_first_tfidf_use(runner, indexed):
+    info = json.loads(run(runner, "info", "-i", indexed, "--json").stdout)
+    assert info["keyword_terms_pending"] == 4  # the writer leaves them
+    assert "4 documents' keyword terms not counted yet" in run(runner, "info", "-i", indexed).output
+    assert run(runner, "keywords", "n2", "-i", indexed, "--method", "textrank").exit_code == 0
+    assert json.loads(run(runner, "info", "-i", indexed, "--json").stdout)["keyword_terms_pending"] == 4
+    result = run(runner, "keywords", "--all", "-i", indexed, "--method", "tfidf", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(run(runner, "info", "-i", indexed, "--json").stdout)["keyword_terms_pending"] == 0
+    assert "keyword terms counted for every document" in run(runner, "info", "-i", indexed).output
+
+
 def test_index_env_var(runner, indexed):
     result = runner.invoke(cli, ["info", "--json"], env={"SEMSEARCH_INDEX": str(indexed)})
     assert json.loads(result.stdout)["documents"] == 4

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from semsearch import Index, SemsearchError
+from semsearch import Index, SemsearchError, storing
 from semsearch.cli import cli
 from semsearch.keywords import (
     EMBED_POOL,
@@ -311,6 +311,42 @@ def test_document_frequencies_follow_adds_updates_and_removals(df_index):
     assert df["graph theory"] == 2 and df["prices"] == 2 and df["quantum prices"] == 1
     assert "predict" not in df and "stock prices" not in df
     assert df_index.store.term_df_current()
+
+
+def test_terms_counted_by_worker_processes_are_the_same(tmp_path, tiny_model, monkeypatch):
+    monkeypatch.setattr(storing, "TERMS_PART", 4)  # 6 parts: worker processes are used
+    texts = [f"{DF_TEXTS['abc'[i % 3]]} Extra words {i % 5} and topic {i % 7}." for i in range(23)]
+    found = {}
+    for processes in (0, 2):
+        with Index.open(tmp_path / str(processes), model=tiny_model) as idx:
+            idx.add(texts, ids=[f"d{i}" for i in range(len(texts))])
+            idx.remove(["d5"])  # a gap in the pks
+            assert idx.count_terms(processes=processes) == 22
+            found[processes] = stored_df(idx)
+    assert found[0] == found[2] == recount(texts[:5] + texts[6:])
+    # The workers' counts are the ones stored (marked here), unless a part does not match the
+    # database (here: a wrong document count), which is then counted again in this process.
+    for worker, expected in ((_marked_part, 6), (_miscounted_part, None)):
+        monkeypatch.setattr(storing, "_count_part", worker)
+        with Index.open(tmp_path / worker.__name__, model=tiny_model) as idx:
+            idx.add(texts, ids=[f"d{i}" for i in range(len(texts))])
+            assert idx.count_terms(processes=2) == 23
+            df = stored_df(idx)
+            assert df.pop("bogus", None) == expected  # one mark a part: every part came from a worker
+            assert df == recount(texts)
+
+
+def _marked_part(path, analyzer_name, low, high):  # module level: a worker process finds it by name
+    documents, counts = _real_count_part(path, analyzer_name, low, high)
+    counts["bogus"] += 1
+    return documents, counts
+
+
+def _miscounted_part(path, analyzer_name, low, high):
+    return 999, Counter({"bogus": 1})
+
+
+_real_count_part = storing._count_part
 
 
 def test_document_frequencies_roll_back_with_a_failed_write(df_index, monkeypatch):

@@ -108,11 +108,14 @@ class Analyzer:
         """
         found: set[str] = set()
         join = self.join
+        # An ASCII text's words start and end with a letter or digit, which join (of either
+        # analyzer) separates with a space: no need to ask it run by run.
+        spaced = text.isascii()
         for run in set(self.runs(text)):
             found.update(run)
             if len(run) < 2:
                 continue
-            glue = " ".join if join(run) == " ".join(run) else join
+            glue = " ".join if spaced or join(run) == " ".join(run) else join
             found.update(map(glue, zip(run, run[1:])))
             found.update(map(glue, zip(run, run[1:], run[2:])))
         return found
