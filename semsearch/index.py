@@ -144,6 +144,9 @@ class Index:
         self.query_backend = query_backend
         self.device = "cpu"  # where the model runs: a choice of the run (Index.open), never stored
         self._lock = WriterLock(path / LOCK_FILE)
+        # Whether the first tfidf use stores the keyword-term counts it needs (count_terms: takes the
+        # writer lock).  The server's reading indexes leave that to its writer and count in memory.
+        self.counts_terms_on_use = True
         self._sync = VectorSync(path, self.settings, store, self._lock)
         # Approximate backends hold codes only; their exact refine reads floats by id, through
         # this thread's connection (inside the search's snapshot).
@@ -810,7 +813,8 @@ class Index:
     def _count_terms_if_free(self, show_progress: bool = False) -> None:
         """:meth:`count_terms` when this process can write now; otherwise (read-only, or another
         writer at work) the documents not counted yet are counted in memory by the reader."""
-        if self.store.read_only or self._lock.held or is_locked(self._lock.path):
+        if (not self.counts_terms_on_use or self.store.read_only or self._lock.held
+                or is_locked(self._lock.path)):
             return
         try:
             self.count_terms(show_progress)

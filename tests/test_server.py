@@ -333,7 +333,18 @@ def test_writes_and_clustering_jobs(secured):
         assert c.delete("/api/v1/documents/doc-001", headers=auth).json()["deleted"] == "doc-001"
         error_of(c.get("/api/v1/documents/doc-001"), 404)
         error_of(c.delete("/api/v1/documents/doc-001", headers=auth), 404)
-        assert [j["kind"] for j in c.get("/api/v1/jobs").json()["jobs"]][:2] == ["cluster", "cluster"]
+        jobs = c.get("/api/v1/jobs").json()["jobs"]
+        assert [j["kind"] for j in jobs][:3] == ["count-terms", "cluster", "cluster"]
+        # The writer counted the keyword terms the CLI's ingest left (the first job), not a reader.
+        assert jobs[0]["state"] == "done" and jobs[0]["result"] > 0
+        assert c.get("/api/v1/info").json()["keyword_terms_pending"] == 0
+        upsert = c.post("/api/v1/documents", json={"documents": [{"id": "new-1", "text": "fresh words here"}]},
+                        headers=auth).json()
+        c.app.state.writer.wait_idle(60)
+        assert c.get(f"/api/v1/jobs/{upsert['job']}").json()["state"] == "done"
+        assert c.get("/api/v1/info").json()["keyword_terms_pending"] == 0  # counted by the upsert's job
+        found = c.get("/api/v1/documents/new-1/keywords").json()
+        assert found["method"] == "tfidf" and "fresh words" in [k["phrase"] for k in found["keywords"]]
         error_of(c.get("/api/v1/jobs/nope"), 404)
 
 

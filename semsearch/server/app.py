@@ -148,7 +148,9 @@ def create_app(index_path: str | Path, config: ServerConfig | None = None) -> Fa
     policy = AccessPolicy(tokens, public=config.public)
 
     def open_reader() -> Index:
-        return Index.open(index_path, create=False, query_backend=config.query_backend)
+        index = Index.open(index_path, create=False, query_backend=config.query_backend)
+        index.counts_terms_on_use = False  # the writer counts keyword terms (below): readers never take its lock
+        return index
 
     def warm(index: Index) -> None:
         if config.warm:
@@ -169,6 +171,10 @@ def create_app(index_path: str | Path, config: ServerConfig | None = None) -> Fa
         await asyncio.to_thread(reader.start)
         await asyncio.to_thread(slow.start)
         writer.start()
+        # Documents indexed outside the server may have keyword terms not counted yet (tfidf key
+        # phrases count them on first use): the writer counts them now, as a job, not a reader.
+        writer.submit("count-terms", "count the keyword terms of documents not counted yet",
+                      lambda idx, _: 0 if idx.store.read_only else idx.count_terms())
         app.state.ready = True
         try:
             yield
@@ -335,8 +341,10 @@ def create_app(index_path: str | Path, config: ServerConfig | None = None) -> Fa
              dependencies=[read])
     async def document_keywords(doc_id: str, method: Literal["tfidf", "textrank", "embed"] = "tfidf",
                                 n: int = Query(10, ge=1, le=100), diversity: float | None = Query(None, ge=0, le=1)):
+        # tfidf is heavy too: while the writer counts a bulk load's keyword terms, a reader counts the
+        # documents not counted yet in memory, which must not hold up searches.
         found = await read_call(lambda idx: idx.keywords(doc_id, method=method, n=n, diversity=diversity),
-                                heavy=method == "embed")
+                                heavy=method != "textrank")
         return {"id": doc_id, "method": method, "keywords": [k.to_dict() for k in found]}
 
     @app.get(f"{API}/documents/{{doc_id:path}}", tags=["documents"], summary="One document, with chunk spans",
@@ -352,7 +360,9 @@ def create_app(index_path: str | Path, config: ServerConfig | None = None) -> Fa
                      for d in body.documents]
 
         def add(idx: Index, progress):
-            return idx.add_documents(progress.count(documents)).to_dict()
+            report = idx.add_documents(progress.count(documents)).to_dict()
+            idx.count_terms()  # so the readers' tfidf key phrases find them counted
+            return report
 
         job = writer.submit("upsert", f"add or update {len(ids)} document(s)", add, total=len(ids))
         return JSONResponse({"job": job.id, "href": f"{API}/jobs/{job.id}"}, status_code=202)
