@@ -1084,7 +1084,7 @@ class Store:
 
         In transactions of :data:`TERMS_PART` documents, each moving ``term_df_through`` on
         with the counts (a kill keeps what was committed; a writer in another process waits
-        at most one part).  With ``processes``, forked worker processes count the parts ahead
+        at most one part).  With ``processes``, worker processes count the parts ahead
         (each reads its documents through its own read-only connection); a part is checked
         against the database when it is committed (the same number of documents in its pk
         range) and counted here if it is not.  Call with write access, holding the index's
@@ -1124,8 +1124,8 @@ class Store:
         ahead; None for a part to count in this process (no workers, or one failed)."""
         pool = None
         if processes > 0 and sys.platform.startswith("linux"):
-            try:
-                pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+            try:  # forkserver: a clean process forks the workers (this one may have threads: the server's)
+                pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver"))
             except (OSError, ValueError) as exc:
                 log.info("counting terms in this process (no worker processes: %s)", exc)
         if pool is None:
