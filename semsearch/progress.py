@@ -16,6 +16,9 @@ def terminal_bar(desc: str, unit: str, total: int | None = None, enabled: bool =
     """A bar; yields ``update(done, total=None, **postfix)`` that sets its position."""
     from tqdm.auto import tqdm
 
+    # No monitor thread (it only nudges bars that stall): a process with another thread does not
+    # fork worker processes (Store.count_terms), and bars are moved by their own updates here.
+    tqdm.monitor_interval = 0
     bar = tqdm(total=total, unit=unit, desc=desc, disable=not enabled, dynamic_ncols=True)
 
     def update(done: int, total: int | None = None, **postfix) -> None:

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import sqlite3
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1121,33 +1122,45 @@ class Store:
 
     def _counted_parts(self, parts: list[tuple[int, int]], processes: int) -> Iterator[tuple[int, Counter] | None]:
         """Each part's ``(documents, term counts)`` from worker processes, in order, a few parts
-        ahead; None for a part to count in this process (no workers, or one failed)."""
-        pool = None
-        if processes > 0 and sys.platform.startswith("linux"):
-            try:  # forkserver: a clean process forks the workers (this one may have threads: the server's)
-                pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver"))
-            except (OSError, ValueError) as exc:
-                log.info("counting terms in this process (no worker processes: %s)", exc)
-        if pool is None:
+        ahead; None for a part to count in this process (no workers, or they failed).
+
+        Workers are forked, and only from a process with no other thread (forking a threaded
+        process can copy a lock some thread holds: the server's writer thread counts alone).
+        Not forkserver or spawn: those re-run the user's main script, which breaks any script
+        without an ``if __name__ == "__main__"`` guard.
+        """
+        if processes < 1 or not sys.platform.startswith("linux") or threading.active_count() > 1:
             yield from (None for _ in parts)
             return
+        given = 0
         try:
-            waiting = iter(parts)
-            ahead = deque(pool.submit(_count_part, str(self.path), self.analyzer.name, *part)
-                          for part in itertools.islice(waiting, processes + 1))
-            while ahead:
-                future = ahead.popleft()
-                following = next(waiting, None)
-                if following is not None:
-                    ahead.append(pool.submit(_count_part, str(self.path), self.analyzer.name, *following))
+            pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+        except (OSError, ValueError) as exc:
+            log.info("counting terms in this process (no worker processes: %s)", exc)
+        else:
+            try:
+                waiting, ahead = iter(parts), deque()
                 try:
-                    yield future.result()
-                except Exception as exc:  # a worker died: this part is counted here (the same counts)
-                    log.warning("counting terms in a worker process failed (%s: %s); counting here",
-                                type(exc).__name__, exc)
-                    yield None
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+                    ahead.extend(pool.submit(_count_part, str(self.path), self.analyzer.name, *part)
+                                 for part in itertools.islice(waiting, processes + 1))
+                except Exception as exc:
+                    log.warning("no worker processes for counting terms (%s: %s)", type(exc).__name__, exc)
+                    ahead.clear()
+                while ahead and given < len(parts):
+                    try:
+                        made = ahead.popleft().result()
+                        following = next(waiting, None)
+                        if following is not None:
+                            ahead.append(pool.submit(_count_part, str(self.path), self.analyzer.name, *following))
+                    except Exception as exc:  # a worker died (the pool is then broken): the rest is counted here
+                        log.warning("counting terms in worker processes failed (%s: %s); counting here",
+                                    type(exc).__name__, exc)
+                        break
+                    given += 1
+                    yield made
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+        yield from (None for _ in range(len(parts) - given))
 
     def _pending_terms(self, through: int) -> Counter[str]:
         """The terms of the documents after ``through``, counted in memory (a read-only index, or

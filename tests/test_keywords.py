@@ -1,5 +1,6 @@
 import json
 import math
+import threading
 from collections import Counter
 
 import numpy as np
@@ -315,6 +316,8 @@ def test_document_frequencies_follow_adds_updates_and_removals(df_index):
 
 def test_terms_counted_by_worker_processes_are_the_same(tmp_path, tiny_model, monkeypatch):
     monkeypatch.setattr(storing, "TERMS_PART", 4)  # 6 parts: worker processes are used
+    # Workers are forked only from a process without other threads; earlier tests may leave idle ones.
+    monkeypatch.setattr(storing.threading, "active_count", lambda: 1)
     texts = [f"{DF_TEXTS['abc'[i % 3]]} Extra words {i % 5} and topic {i % 7}." for i in range(23)]
     found = {}
     for processes in (0, 2):
@@ -334,6 +337,22 @@ def test_terms_counted_by_worker_processes_are_the_same(tmp_path, tiny_model, mo
             df = stored_df(idx)
             assert df.pop("bogus", None) == expected  # one mark a part: every part came from a worker
             assert df == recount(texts)
+
+
+def test_a_process_with_other_threads_counts_terms_itself(tmp_path, tiny_model, monkeypatch):
+    monkeypatch.setattr(storing, "TERMS_PART", 4)
+    monkeypatch.setattr(storing, "_count_part", _marked_part)  # what a worker would count: marked
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with Index.open(tmp_path / "idx", model=tiny_model) as idx:
+            idx.add([f"Words of document {i}." for i in range(20)], ids=[f"d{i}" for i in range(20)])
+            assert idx.count_terms(processes=2) == 20
+            assert "bogus" not in stored_df(idx)  # never forked: the other thread might hold a lock
+    finally:
+        release.set()
+        other.join()
 
 
 def _marked_part(path, analyzer_name, low, high):  # module level: a worker process finds it by name
