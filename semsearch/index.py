@@ -814,8 +814,8 @@ class Index:
         """:meth:`count_terms` when this process can write now; otherwise (read-only, or another
         writer at work) the documents not counted yet are counted in memory by the reader."""
         if (not self.counts_terms_on_use or self.store.read_only or self._lock.held
-                or is_locked(self._lock.path)):
-            return
+                or is_locked(self._lock.path) or not self._reader().terms_pending()):
+            return  # (pending asked on this thread's reading connection: another may be writing)
         try:
             self.count_terms(show_progress)
         except (IndexLocked, ReadOnlyIndex) as exc:  # taken meanwhile: counted in memory instead
