@@ -790,6 +790,8 @@ class Index:
         if store.read_only:
             raise ReadOnlyIndex(f"the index at {self.path} is read-only ({store.read_only}): "
                                 f"its keyword statistics are counted in memory when needed")
+        if not self._reader().terms_pending():  # nothing to count: no need for the writer lock
+            return 0
         with self._lock:
             pending = store.terms_pending()
             if not pending:
@@ -813,9 +815,8 @@ class Index:
     def _count_terms_if_free(self, show_progress: bool = False) -> None:
         """:meth:`count_terms` when this process can write now; otherwise (read-only, or another
         writer at work) the documents not counted yet are counted in memory by the reader."""
-        if (not self.counts_terms_on_use or self.store.read_only or self._lock.held
-                or is_locked(self._lock.path) or not self._reader().terms_pending()):
-            return  # (pending asked on this thread's reading connection: another may be writing)
+        if not self.counts_terms_on_use or self.store.read_only or self._lock.held or is_locked(self._lock.path):
+            return
         try:
             self.count_terms(show_progress)
         except (IndexLocked, ReadOnlyIndex) as exc:  # taken meanwhile: counted in memory instead

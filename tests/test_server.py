@@ -355,6 +355,7 @@ def test_a_locked_index_fails_the_job_with_423(secured):
     path, _, write = secured
     auth = {"Authorization": f"Bearer {write}"}
     with local_client(create_app(path, ServerConfig(query_backend="torch")), headers=auth) as c:
+        assert c.app.state.writer.wait_idle(60)  # its start-up job (counting keyword terms) holds the lock
         with WriterLock(path / LOCK_FILE):
             job = c.post("/api/v1/documents", json={"documents": [{"id": "z", "text": "zebra"}]},
                          headers={"Authorization": f"Bearer {write}"}).json()
