@@ -23,7 +23,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -1178,19 +1178,21 @@ class Store:
         From ``term_df`` plus, for documents it has not counted yet, their terms counted in
         memory (:meth:`count_terms` stores them; ``Index.keywords`` calls it first when it can).
         """
-        current, through = self._terms_state()
-        if not current:
-            raise SemsearchError(
-                "the keyword statistics of this index are out of date and could not be rebuilt "
-                "(is the index read-only?): open it once with write access"
-            )
-        wanted = list(dict.fromkeys(terms))
-        found = dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({marks})", wanted))
-        if through is not None and self._last_pk() > through:
-            pending = self._pending_terms(through)
-            for term in wanted:
-                if pending[term]:
-                    found[term] = found.get(term, 0) + pending[term]
+        # One read transaction: another process may commit counted parts between these queries.
+        with nullcontext() if self.conn.in_transaction else self.snapshot():
+            current, through = self._terms_state()
+            if not current:
+                raise SemsearchError(
+                    "the keyword statistics of this index are out of date and could not be rebuilt "
+                    "(is the index read-only?): open it once with write access"
+                )
+            wanted = list(dict.fromkeys(terms))
+            found = dict(self._select_in("SELECT term, df FROM term_df WHERE term IN ({marks})", wanted))
+            if through is not None and self._last_pk() > through:
+                pending = self._pending_terms(through)
+                for term in wanted:
+                    if pending[term]:
+                        found[term] = found.get(term, 0) + pending[term]
         return found
 
     def iter_texts(self) -> Iterator[tuple[int, str, str]]:
