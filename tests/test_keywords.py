@@ -1,5 +1,7 @@
 import json
 import math
+import subprocess
+import sys
 import threading
 from collections import Counter
 
@@ -314,29 +316,53 @@ def test_document_frequencies_follow_adds_updates_and_removals(df_index):
     assert df_index.store.term_df_current()
 
 
-def test_terms_counted_by_worker_processes_are_the_same(tmp_path, tiny_model, monkeypatch):
-    monkeypatch.setattr(storing, "TERMS_PART", 4)  # 6 parts: worker processes are used
-    # Workers are forked only from a process without other threads; earlier tests may leave idle ones.
-    monkeypatch.setattr(storing.threading, "active_count", lambda: 1)
-    texts = [f"{DF_TEXTS['abc'[i % 3]]} Extra words {i % 5} and topic {i % 7}." for i in range(23)]
-    found = {}
-    for processes in (0, 2):
-        with Index.open(tmp_path / str(processes), model=tiny_model) as idx:
-            idx.add(texts, ids=[f"d{i}" for i in range(len(texts))])
+# Run in a fresh interpreter: workers are forked only from a process without other threads, which
+# pytest's may not be by then (forking one that has them could copy a held lock and hang the test).
+WORKERS_SCRIPT = """
+import json, sqlite3, sys
+from collections import Counter
+from semsearch import Index, storing
+
+storing.TERMS_PART = 4  # 6 parts: worker processes are used
+real = storing._count_part
+
+def marked(path, analyzer_name, low, high):  # found by name in the forked worker (__main__)
+    documents, counts = real(path, analyzer_name, low, high)
+    counts["bogus"] += 1
+    return documents, counts
+
+def miscounted(path, analyzer_name, low, high):
+    return 999, Counter({"bogus": 1})
+
+model, root, texts = sys.argv[1], sys.argv[2], json.loads(sys.stdin.read())
+out = {}
+for name, worker, processes, remove in (("plain", real, 0, True), ("workers", real, 2, True),
+                                        ("marked", marked, 2, False), ("miscounted", miscounted, 2, False)):
+    storing._count_part = worker
+    with Index.open(f"{root}/{name}", model=model) as idx:
+        idx.add(texts, ids=[f"d{i}" for i in range(len(texts))])
+        if remove:
             idx.remove(["d5"])  # a gap in the pks
-            assert idx.count_terms(processes=processes) == 22
-            found[processes] = stored_df(idx)
-    assert found[0] == found[2] == recount(texts[:5] + texts[6:])
+        counted = idx.count_terms(processes=processes)
+        out[name] = {"counted": counted, "df": dict(idx.store.conn.execute("SELECT term, df FROM term_df"))}
+print(json.dumps(out))
+"""
+
+
+def test_terms_counted_by_worker_processes_are_the_same(tmp_path, tiny_model):
+    texts = [f"{DF_TEXTS['abc'[i % 3]]} Extra words {i % 5} and topic {i % 7}." for i in range(23)]
+    done = subprocess.run([sys.executable, "-c", WORKERS_SCRIPT, str(tiny_model), str(tmp_path)],
+                          input=json.dumps(texts), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["plain"]["counted"] == out["workers"]["counted"] == 22
+    assert out["plain"]["df"] == out["workers"]["df"] == recount(texts[:5] + texts[6:])
     # The workers' counts are the ones stored (marked here), unless a part does not match the
-    # database (here: a wrong document count), which is then counted again in this process.
-    for worker, expected in ((_marked_part, 6), (_miscounted_part, None)):
-        monkeypatch.setattr(storing, "_count_part", worker)
-        with Index.open(tmp_path / worker.__name__, model=tiny_model) as idx:
-            idx.add(texts, ids=[f"d{i}" for i in range(len(texts))])
-            assert idx.count_terms(processes=2) == 23
-            df = stored_df(idx)
-            assert df.pop("bogus", None) == expected  # one mark a part: every part came from a worker
-            assert df == recount(texts)
+    # database (here: a wrong document count), which is then counted again in that process.
+    marked, miscounted = out["marked"]["df"], out["miscounted"]["df"]
+    assert marked.pop("bogus") == 6  # one mark a part: every part came from a worker
+    assert "bogus" not in miscounted
+    assert marked == miscounted == recount(texts)
 
 
 def test_a_process_with_other_threads_counts_terms_itself(tmp_path, tiny_model, monkeypatch):
@@ -355,14 +381,10 @@ def test_a_process_with_other_threads_counts_terms_itself(tmp_path, tiny_model, 
         other.join()
 
 
-def _marked_part(path, analyzer_name, low, high):  # module level: a worker process finds it by name
+def _marked_part(path, analyzer_name, low, high):  # what a worker would count, marked
     documents, counts = _real_count_part(path, analyzer_name, low, high)
     counts["bogus"] += 1
     return documents, counts
-
-
-def _miscounted_part(path, analyzer_name, low, high):
-    return 999, Counter({"bogus": 1})
 
 
 _real_count_part = storing._count_part
