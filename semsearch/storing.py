@@ -11,7 +11,6 @@ generation it was built from, which is how a stale file is recognised.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import multiprocessing
@@ -632,7 +631,7 @@ class Store:
     def delete_documents(self, pks: Iterable[int]) -> list[int]:
         """Delete documents and their chunks (and their terms' counts); returns the deleted chunk ids."""
         chunk_ids: list[int] = []
-        through = None
+        through = self._terms_state()[1]  # documents after it were never counted: nothing to take off
         for pk in pks:
             row = self.conn.execute("SELECT title, text FROM documents WHERE pk = ?", (pk,)).fetchone()
             if row is None:
@@ -643,7 +642,6 @@ class Store:
             self.conn.execute("DELETE FROM documents WHERE pk = ?", (pk,))
             self._index_text(pk, row[0], row[1], delete=True)
             self.conn.execute("DELETE FROM text_stats WHERE document = ?", (pk,))
-            through = self._terms_state()[1] if through is None else through
             if through is not None and pk <= through:  # counted in term_df: take it off
                 self._uncount_terms(row[1])
         return chunk_ids
@@ -1137,21 +1135,15 @@ class Store:
             pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
         except (OSError, ValueError) as exc:
             log.info("counting terms in this process (no worker processes: %s)", exc)
-        else:
+            pool = None
+        if pool is not None:
+            waiting, ahead = iter(parts), deque()
             try:
-                waiting, ahead = iter(parts), deque()
-                try:
-                    ahead.extend(pool.submit(_count_part, str(self.path), self.analyzer.name, *part)
-                                 for part in itertools.islice(waiting, processes + 1))
-                except Exception as exc:
-                    log.warning("no worker processes for counting terms (%s: %s)", type(exc).__name__, exc)
-                    ahead.clear()
-                while ahead and given < len(parts):
-                    try:
+                while given < len(parts):
+                    try:  # keep processes + 1 parts submitted, then take the oldest
+                        while len(ahead) <= processes and (part := next(waiting, None)) is not None:
+                            ahead.append(pool.submit(_count_part, str(self.path), self.analyzer.name, *part))
                         made = ahead.popleft().result()
-                        following = next(waiting, None)
-                        if following is not None:
-                            ahead.append(pool.submit(_count_part, str(self.path), self.analyzer.name, *following))
                     except Exception as exc:  # a worker died (the pool is then broken): the rest is counted here
                         log.warning("counting terms in worker processes failed (%s: %s); counting here",
                                     type(exc).__name__, exc)
