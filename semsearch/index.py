@@ -806,7 +806,7 @@ class Index:
                 from .progress import terminal_bar
 
                 with terminal_bar("Counting terms", "doc") as update:
-                    done = store.count_terms(lambda counted, total: update(counted, total), processes)
+                    done = store.count_terms(update, processes)
             if pending >= TERMS_NOTICE:
                 log.warning("counted the keyword terms of %d documents in %.1fs", done,
                             time.perf_counter() - started)
